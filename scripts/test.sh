@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command (README): restore, build, run every test, print "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+results="$(pwd)/artifacts/test-results"
+rm -rf "$results"; mkdir -p "$results"
+dotnet build Workshop.sln -c Release 2>&1 | tail -n 3
+dotnet test tests/RlhfKit.Tests -c Release --no-build --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@"
+status=$?
+python3 - "$results" <<'PY' || echo "0 passed, 1 failed"
+import sys, glob, xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for f in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
+    c = ET.parse(f).getroot().find(".//{*}ResultSummary/{*}Counters")
+    passed += int(c.get("passed")); failed += int(c.get("failed")) + int(c.get("error")) + int(c.get("timeout")) + int(c.get("aborted"))
+    skipped += int(c.get("notExecuted"))
+if passed + failed == 0: failed = 1
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
+exit $status
