@@ -1,0 +1,311 @@
+// BERT (Devlin et al. 2019) as in transformers' modeling_bert.py: post-norm encoder blocks with scaled dot-product
+// attention, learned absolute positions and token types. RoBERTa reuses these blocks (Roberta.cs). Field names
+// follow the Hugging Face state dict.
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace RlhfKit.Models;
+
+#pragma warning disable IDE1006 // field names mirror the Hugging Face state dict
+
+/// <summary>The sizes an encoder needs, shared by BERT and RoBERTa configs.</summary>
+internal sealed record EncoderDims(int VocabSize, int HiddenSize, int NumHiddenLayers, int NumAttentionHeads, int IntermediateSize,
+    string HiddenAct, int MaxPositionEmbeddings, int TypeVocabSize, double LayerNormEps, int PadTokenId,
+    double HiddenDropoutProb, double AttentionProbsDropoutProb, double? ClassifierDropout, int NumLabels);
+
+/// <summary>Word + position + token-type embeddings, then LayerNorm. RoBERTa numbers positions from pad+1 and skips padding.</summary>
+public sealed class BertEmbeddings : nn.Module
+{
+    public readonly Embedding word_embeddings, position_embeddings, token_type_embeddings;
+    public readonly LayerNorm LayerNorm;
+    public readonly Dropout dropout;
+    readonly bool _robertaPositions;
+    readonly int _padTokenId;
+
+    internal BertEmbeddings(EncoderDims c, bool robertaPositions) : base(nameof(BertEmbeddings))
+    {
+        word_embeddings = nn.Embedding(c.VocabSize, c.HiddenSize);
+        position_embeddings = nn.Embedding(c.MaxPositionEmbeddings, c.HiddenSize);
+        token_type_embeddings = nn.Embedding(c.TypeVocabSize, c.HiddenSize);
+        LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
+        dropout = nn.Dropout(c.HiddenDropoutProb);
+        _robertaPositions = robertaPositions;
+        _padTokenId = c.PadTokenId;
+        RegisterComponents();
+    }
+
+    /// <summary>RoBERTa's positions: pad+1, pad+2, ... over real tokens; padding keeps position pad.</summary>
+    public Tensor PositionIds(Tensor inputIds)
+    {
+        using var scope = NewDisposeScope();
+        if (!_robertaPositions)
+            return arange(inputIds.shape[1], dtype: int64, device: inputIds.device).unsqueeze(0).expand_as(inputIds).MoveToOuterDisposeScope();
+        var real = inputIds.ne(_padTokenId).to_type(int64);
+        return (real.cumsum(1) * real + _padTokenId).MoveToOuterDisposeScope();
+    }
+
+    public Tensor Forward(Tensor inputIds, Tensor? tokenTypeIds = null)
+    {
+        using var scope = NewDisposeScope();
+        var positions = PositionIds(inputIds);
+        var types = tokenTypeIds ?? zeros_like(inputIds);
+        var sum = word_embeddings.forward(inputIds) + position_embeddings.forward(positions) + token_type_embeddings.forward(types);
+        return dropout.forward(LayerNorm.forward(sum)).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class BertSelfAttention : nn.Module
+{
+    public readonly Linear query, key, value;
+    public readonly Dropout dropout;
+    readonly int _heads, _headSize;
+
+    internal BertSelfAttention(EncoderDims c) : base(nameof(BertSelfAttention))
+    {
+        if (c.HiddenSize % c.NumAttentionHeads != 0)
+            throw new ArgumentException($"hidden_size {c.HiddenSize} is not a multiple of num_attention_heads {c.NumAttentionHeads}.");
+        _heads = c.NumAttentionHeads; _headSize = c.HiddenSize / c.NumAttentionHeads;
+        query = nn.Linear(c.HiddenSize, c.HiddenSize);
+        key = nn.Linear(c.HiddenSize, c.HiddenSize);
+        value = nn.Linear(c.HiddenSize, c.HiddenSize);
+        dropout = nn.Dropout(c.AttentionProbsDropoutProb);
+        RegisterComponents();
+    }
+
+    Tensor Heads(Tensor x) => x.view(x.shape[0], x.shape[1], _heads, _headSize).transpose(1, 2);
+
+    public Tensor Forward(Tensor hidden, Tensor additiveMask)
+    {
+        using var scope = NewDisposeScope();
+        var q = Heads(query.forward(hidden));
+        var k = Heads(key.forward(hidden));
+        var v = Heads(value.forward(hidden));
+        var scores = q.matmul(k.transpose(-1, -2)) / Math.Sqrt(_headSize) + additiveMask;
+        var weights = dropout.forward(F.softmax(scores, -1));
+        var context = weights.matmul(v).transpose(1, 2).contiguous().view(hidden.shape[0], hidden.shape[1], (long)_heads * _headSize);
+        return context.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>dense, dropout, then LayerNorm of the residual sum (post-norm).</summary>
+public sealed class BertResidualOutput : nn.Module
+{
+    public readonly Linear dense;
+    public readonly LayerNorm LayerNorm;
+    public readonly Dropout dropout;
+
+    internal BertResidualOutput(long inputSize, EncoderDims c) : base(nameof(BertResidualOutput))
+    {
+        dense = nn.Linear(inputSize, c.HiddenSize);
+        LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
+        dropout = nn.Dropout(c.HiddenDropoutProb);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor hidden, Tensor residual)
+    {
+        using var scope = NewDisposeScope();
+        return LayerNorm.forward(dropout.forward(dense.forward(hidden)) + residual).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class BertAttention : nn.Module
+{
+    public readonly BertSelfAttention self;
+    public readonly BertResidualOutput output;
+
+    internal BertAttention(EncoderDims c) : base(nameof(BertAttention))
+    {
+        self = new BertSelfAttention(c);
+        output = new BertResidualOutput(c.HiddenSize, c);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor hidden, Tensor additiveMask)
+    {
+        using var attended = self.Forward(hidden, additiveMask);
+        return output.Forward(attended, hidden);
+    }
+}
+
+public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
+{
+    public readonly Linear dense;
+    readonly string _act;
+
+    internal BertIntermediate(EncoderDims c) : base(nameof(BertIntermediate))
+    {
+        dense = nn.Linear(c.HiddenSize, c.IntermediateSize);
+        _act = c.HiddenAct;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var h = dense.forward(x);
+        return Activations.Apply(_act, h);
+    }
+}
+
+/// <summary>One encoder block: attention, then the feed-forward (intermediate + output), each post-normed.</summary>
+public sealed class BertLayer : nn.Module
+{
+    public readonly BertAttention attention;
+    public readonly BertIntermediate intermediate;
+    public readonly BertResidualOutput output;
+
+    internal BertLayer(EncoderDims c) : base(nameof(BertLayer))
+    {
+        attention = new BertAttention(c);
+        intermediate = new BertIntermediate(c);
+        output = new BertResidualOutput(c.IntermediateSize, c);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor hidden, Tensor additiveMask)
+    {
+        using var scope = NewDisposeScope();
+        var attended = attention.Forward(hidden, additiveMask);
+        return output.Forward(intermediate.forward(attended), attended).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class BertEncoder : nn.Module
+{
+    public readonly ModuleList<BertLayer> layer;
+
+    internal BertEncoder(EncoderDims c) : base(nameof(BertEncoder))
+    {
+        layer = new ModuleList<BertLayer>();
+        for (int i = 0; i < c.NumHiddenLayers; i++) layer.Add(new BertLayer(c));
+        RegisterComponents();
+    }
+}
+
+/// <summary>tanh(dense(first token)): BERT's sentence representation for classification.</summary>
+public sealed class BertPooler : nn.Module<Tensor, Tensor>
+{
+    public readonly Linear dense;
+
+    internal BertPooler(EncoderDims c) : base(nameof(BertPooler))
+    {
+        dense = nn.Linear(c.HiddenSize, c.HiddenSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden)
+    {
+        using var first = hidden[.., 0];
+        using var d = dense.forward(first);
+        return tanh(d);
+    }
+}
+
+/// <summary>The bare encoder (BertModel / RobertaModel): embeddings, blocks, optional pooler.</summary>
+public sealed class BertModel : nn.Module
+{
+    public readonly BertEmbeddings embeddings;
+    public readonly BertEncoder encoder;
+    public readonly BertPooler? pooler;
+
+    internal BertModel(EncoderDims c, bool addPoolingLayer, bool robertaPositions) : base(nameof(BertModel))
+    {
+        embeddings = new BertEmbeddings(c, robertaPositions);
+        encoder = new BertEncoder(c);
+        if (addPoolingLayer) pooler = new BertPooler(c);
+        RegisterComponents();
+    }
+
+    /// <summary>Last hidden state [B, T, H]. <paramref name="hiddenStates"/>, when given, receives the embedding
+    /// output and each block's output, as transformers' <c>output_hidden_states</c>.</summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null, List<Tensor>? hiddenStates = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = embeddings.Forward(inputIds, tokenTypeIds);
+        var mask = attentionMask ?? ones_like(inputIds);
+        var additive = (1 - mask.to_type(hidden.dtype)).mul(T5Stack.MinValue(hidden.dtype)).view(inputIds.shape[0], 1, 1, inputIds.shape[1]);
+        hiddenStates?.Add(hidden.MoveToOuterDisposeScope());
+        foreach (var block in encoder.layer)
+        {
+            hidden = block.Forward(hidden, additive);
+            hiddenStates?.Add(hidden.MoveToOuterDisposeScope());
+        }
+        return hidden.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Logits and (optionally) hidden states of a sequence classifier. Owns its tensors.</summary>
+public sealed class SequenceClassifierOutput : IDisposable
+{
+    public required Tensor Logits { get; init; }
+    public Tensor? Loss { get; init; }
+    public required Tensor LastHiddenState { get; init; }
+    public IReadOnlyList<Tensor>? HiddenStates { get; init; }
+
+    public void Dispose()
+    {
+        Logits.Dispose(); Loss?.Dispose(); LastHiddenState.Dispose();
+        foreach (var t in HiddenStates ?? []) t.Dispose();
+    }
+}
+
+/// <summary>A text classifier: what the reward pipeline needs from BERT- and RoBERTa-style models.</summary>
+public interface ISequenceClassifier
+{
+    IReadOnlyList<string> Id2Label { get; }
+    int PadTokenId { get; }
+    /// <summary>The longest input in tokens, specials included.</summary>
+    int MaxTokens { get; }
+    SequenceClassifierOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null, bool outputHiddenStates = false);
+}
+
+internal static class ClassificationLoss
+{
+    /// <summary>transformers' rule without problem_type: regression (MSE) for one label, else cross-entropy.</summary>
+    public static Tensor Compute(Tensor logits, Tensor labels, int numLabels) => numLabels == 1
+        ? F.mse_loss(logits.squeeze(-1), labels.to_type(logits.dtype))
+        : F.cross_entropy(logits.view(-1, numLabels), labels.view(-1));
+}
+
+/// <summary>BERT with a pooler and a linear classifier (transformers' BertForSequenceClassification).</summary>
+public sealed class BertForSequenceClassification : nn.Module, ISequenceClassifier
+{
+    public readonly BertModel bert;
+    public readonly Dropout dropout;
+    public readonly Linear classifier;
+    readonly EncoderDims _dims;
+
+    public BertConfig Config { get; }
+
+    public BertForSequenceClassification(BertConfig config) : base(nameof(BertForSequenceClassification))
+    {
+        Config = config;
+        _dims = config.ToDims();
+        bert = new BertModel(_dims, addPoolingLayer: true, robertaPositions: false);
+        dropout = nn.Dropout(_dims.ClassifierDropout ?? _dims.HiddenDropoutProb);
+        classifier = nn.Linear(_dims.HiddenSize, _dims.NumLabels);
+        RegisterComponents();
+    }
+
+    public IReadOnlyList<string> Id2Label => Config.Id2Label;
+    public int PadTokenId => _dims.PadTokenId;
+    public int MaxTokens => _dims.MaxPositionEmbeddings;
+
+    public SequenceClassifierOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null, bool outputHiddenStates = false)
+    {
+        using var scope = NewDisposeScope();
+        var states = outputHiddenStates ? new List<Tensor>() : null;
+        var hidden = bert.Forward(inputIds, attentionMask, null, states);
+        var logits = classifier.forward(dropout.forward(bert.pooler!.forward(hidden)));
+        var loss = labels is null ? null : ClassificationLoss.Compute(logits, labels, _dims.NumLabels);
+        return new SequenceClassifierOutput
+        {
+            Logits = logits.MoveToOuterDisposeScope(),
+            Loss = loss?.MoveToOuterDisposeScope(),
+            LastHiddenState = hidden.MoveToOuterDisposeScope(),
+            HiddenStates = states?.Select(s => s.MoveToOuterDisposeScope()).ToList(),
+        };
+    }
+}
