@@ -1,0 +1,97 @@
+using RlhfKit.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RlhfKit.Ppo;
+
+#pragma warning disable IDE1006 // field names mirror TRL's state dict (v_head.summary.*)
+
+/// <summary>TRL's value head: dropout, then a linear map from the decoder's last hidden state to one value per
+/// position, computed in float32 even when the model runs in half precision.</summary>
+public sealed class ValueHead : nn.Module<Tensor, Tensor>
+{
+    public readonly Dropout dropout;
+    public readonly Linear summary;
+
+    public ValueHead(long hiddenSize, double dropoutProb = 0.1) : base(nameof(ValueHead))
+    {
+        dropout = nn.Dropout(dropoutProb);
+        summary = nn.Linear(hiddenSize, 1);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        var x = dropout.forward(hidden).to_type(summary.weight!.dtype);
+        return summary.forward(x).squeeze(-1).to_type(float32).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Logits and values of a teacher-forced pass over responses.</summary>
+public sealed class PolicyOutput : IDisposable
+{
+    /// <summary>[B, T, vocab]: next-token logits at each decoder position.</summary>
+    public required Tensor Logits { get; init; }
+    /// <summary>[B, T]: the value of each decoder state.</summary>
+    public required Tensor Values { get; init; }
+
+    public void Dispose() { Logits.Dispose(); Values.Dispose(); }
+}
+
+/// <summary>
+/// The PPO policy: a T5 language model plus a value head on its decoder (TRL's
+/// <c>AutoModelForSeq2SeqLMWithValueHead</c>; fields <c>pretrained_model</c> and <c>v_head</c> as there).
+/// One forward pass gives both the logits and the values, so the encoder runs once for both.
+/// </summary>
+public sealed class Seq2SeqLMWithValueHead : nn.Module, ISeq2SeqLM
+{
+    public readonly T5ForConditionalGeneration pretrained_model;
+    public readonly ValueHead v_head;
+
+    public Seq2SeqLMWithValueHead(T5ForConditionalGeneration model, double summaryDropoutProb = 0.1) : base(nameof(Seq2SeqLMWithValueHead))
+    {
+        pretrained_model = model;
+        v_head = new ValueHead(model.Config.DModel, summaryDropoutProb);
+        RegisterComponents();
+    }
+
+    public T5Config Config => pretrained_model.Config;
+
+    public PolicyOutput Forward(Tensor inputIds, Tensor attentionMask, Tensor decoderInputIds, Tensor? decoderAttentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var encoded = pretrained_model.Encode(inputIds, attentionMask);
+        var decoded = pretrained_model.Decode(decoderInputIds, encoded, attentionMask, decoderAttentionMask);
+        var logits = pretrained_model.LmLogits(decoded);
+        var values = v_head.forward(decoded);
+        return new PolicyOutput { Logits = logits.MoveToOuterDisposeScope(), Values = values.MoveToOuterDisposeScope() };
+    }
+
+    /// <summary>A frozen copy of the language model (no value head): eval mode, no gradients. PPO's KL penalty
+    /// keeps the policy close to it.</summary>
+    public T5ForConditionalGeneration CreateReferenceModel()
+    {
+        var reference = new T5ForConditionalGeneration(Config);
+        using (no_grad())
+        {
+            var source = pretrained_model.state_dict();
+            foreach (var (name, target) in reference.state_dict()) target.copy_(source[name]);
+        }
+        foreach (var p in reference.parameters()) p.requires_grad = false;
+        reference.eval();
+        var device = pretrained_model.shared.weight!.device;
+        if (device.type != DeviceType.CPU) reference.to(device);
+        return reference;
+    }
+
+    int ISeq2SeqLM.DecoderStartTokenId => Config.DecoderStartTokenId;
+    int ISeq2SeqLM.PadTokenId => Config.PadTokenId;
+    int ISeq2SeqLM.EosTokenId => Config.EosTokenId;
+    int ISeq2SeqLM.VocabSize => Config.VocabSize;
+    public Tensor Encode(Tensor inputIds, Tensor? attentionMask = null, List<Tensor>? hiddenStates = null) => pretrained_model.Encode(inputIds, attentionMask, hiddenStates);
+    public T5Cache NewCache() => pretrained_model.NewCache();
+    Tensor ISeq2SeqLM.Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, T5Cache cache) =>
+        ((ISeq2SeqLM)pretrained_model).Step(newTokens, encoderStates, encoderAttentionMask, cache);
+}
