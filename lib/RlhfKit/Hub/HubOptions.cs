@@ -1,0 +1,76 @@
+using System.Text;
+
+namespace RlhfKit.Hub;
+
+/// <summary>Where and how the client talks to the Hub. <c>new HubOptions()</c> holds plain defaults and reads no
+/// environment; <see cref="FromEnvironment()"/> applies the variables huggingface_hub reads, so both tools share one
+/// cache and one configuration. Tests build options directly instead of mutating the process environment.</summary>
+public sealed record HubOptions
+{
+    public const string DefaultEndpoint = "https://huggingface.co";
+
+    /// <summary>Base URL of the Hub (HF_ENDPOINT), e.g. a mirror.</summary>
+    public string Endpoint { get; init; } = DefaultEndpoint;
+
+    /// <summary>Access token sent as <c>Authorization: Bearer</c> to the endpoint's host only (HF_TOKEN).</summary>
+    public string? Token { get; init; }
+
+    /// <summary>No HTTP at all; resolve from refs/ and snapshots/ only (HF_HUB_OFFLINE=1).</summary>
+    public bool Offline { get; init; }
+
+    /// <summary>The hub cache root holding <c>models--org--name</c> folders (HF_HUB_CACHE).</summary>
+    public string CacheDir { get; init; } = Path.Combine(Home(), ".cache", "huggingface", "hub");
+
+    /// <summary>Limit for connecting and receiving headers, and for any stall while reading a body (HF_HUB_DOWNLOAD_TIMEOUT).</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How many times one call resumes a transfer that broke off before giving up (the next call resumes too).</summary>
+    public int DownloadRetries { get; init; } = 3;
+
+    /// <summary>Defaults overlaid with HF_ENDPOINT, HF_TOKEN (else the token file <c>huggingface-cli login</c> writes),
+    /// HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME / XDG_CACHE_HOME and HF_HUB_DOWNLOAD_TIMEOUT.</summary>
+    public static HubOptions FromEnvironment() => FromEnvironment(Environment.GetEnvironmentVariable, Home());
+
+    internal static HubOptions FromEnvironment(Func<string, string?> getEnv, string home)
+    {
+        string? Env(string name) => getEnv(name) is { Length: > 0 } v ? v : null;
+        string Expand(string path) => path == "~" || path.StartsWith("~/") ? home + path[1..] : path;
+
+        // Same precedence as huggingface_hub/constants.py.
+        var hfHome = Expand(Env("HF_HOME") ?? Path.Combine(Env("XDG_CACHE_HOME") ?? Path.Combine(home, ".cache"), "huggingface"));
+        var cache = Expand(Env("HF_HUB_CACHE") ?? Env("HUGGINGFACE_HUB_CACHE") ?? Path.Combine(hfHome, "hub"));
+
+        var token = Env("HF_TOKEN") ?? Env("HUGGING_FACE_HUB_TOKEN");
+        if (token is null)
+        {
+            var tokenFile = Expand(Env("HF_TOKEN_PATH") ?? Path.Combine(hfHome, "token"));
+            try { if (File.Exists(tokenFile)) token = File.ReadAllText(tokenFile).Trim() is { Length: > 0 } t ? t : null; }
+            catch (IOException) { } catch (UnauthorizedAccessException) { } // an unreadable token file means "no token"
+        }
+
+        var timeout = double.TryParse(Env("HF_HUB_DOWNLOAD_TIMEOUT"), System.Globalization.NumberStyles.Float,
+            System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromSeconds(30);
+
+        return new HubOptions
+        {
+            Endpoint = (Env("HF_ENDPOINT") ?? DefaultEndpoint).TrimEnd('/'),
+            Token = token,
+            Offline = IsTrue(Env("HF_HUB_OFFLINE") ?? Env("TRANSFORMERS_OFFLINE")),
+            CacheDir = cache,
+            Timeout = timeout,
+        };
+    }
+
+    // huggingface_hub's _is_true: 1/ON/YES/TRUE, any case.
+    static bool IsTrue(string? value) => value?.Trim().ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE";
+
+    static string Home() => Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } h ? h : Path.GetTempPath();
+
+    // Keep the token out of logs: records print every property by default.
+    bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"Endpoint = {Endpoint}, Token = {(Token is null ? "null" : "***")}, Offline = {Offline}, CacheDir = {CacheDir}, ");
+        builder.Append($"Timeout = {Timeout}, DownloadRetries = {DownloadRetries}");
+        return true;
+    }
+}
