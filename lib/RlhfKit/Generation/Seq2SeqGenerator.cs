@@ -63,17 +63,17 @@ public sealed class GenerationOutput : IDisposable
     /// <summary>The new tokens of each row, without the start token and without padding (eos kept).</summary>
     public IReadOnlyList<long[]> ResponseIds()
     {
-        var seq = Sequences.cpu();
-        var mask = ResponseMask.cpu();
+        using var scope = NewDisposeScope();
+        var seq = Sequences.cpu().data<long>().ToArray();
+        var mask = ResponseMask.cpu().data<long>().ToArray();
+        long width = Sequences.shape[1], n = ResponseMask.shape[1];
         var rows = new List<long[]>();
-        for (long b = 0; b < seq.shape[0]; b++)
+        for (long b = 0; b < Sequences.shape[0]; b++)
         {
-            var ids = seq[b, 1..].data<long>().ToArray();
-            var m = mask[b].data<long>().ToArray();
-            rows.Add(ids.Where((_, i) => m[i] == 1).ToArray());
+            var row = new List<long>();
+            for (long t = 0; t < n; t++) if (mask[b * n + t] == 1) row.Add(seq[b * width + 1 + t]);
+            rows.Add(row.ToArray());
         }
-        if (!ReferenceEquals(seq, Sequences)) seq.Dispose();
-        if (!ReferenceEquals(mask, ResponseMask)) mask.Dispose();
         return rows;
     }
 

@@ -1,0 +1,285 @@
+using System.Diagnostics;
+using RlhfKit.Generation;
+using RlhfKit.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RlhfKit.Ppo;
+
+/// <summary>
+/// TRL's PPO for an encoder-decoder policy. <see cref="Step"/> reads in the order of the algorithm: batch the
+/// rollout, score it under the policy and the frozen reference, turn scores into per-token rewards with a KL
+/// penalty, estimate advantages with GAE, run epochs of clipped updates on shuffled minibatches, then record
+/// statistics and adapt the KL coefficient.
+/// </summary>
+/// <remarks>
+/// Differences from TRL 0.7.1, each deliberate:
+/// the mask covers every response token (TRL's seq2seq path drops the first generated token); dropout stays off in
+/// the policy for the whole step (so the first ratio is exactly 1, as later TRL versions do); a minibatch whose mean
+/// ratio exceeds <see cref="PpoConfig.RatioThreshold"/> skips its backward pass instead of back-propagating zeros;
+/// random streams are derived from (seed, step), so a resumed run continues exactly where it stopped.
+/// </remarks>
+public sealed class PpoTrainer : IDisposable
+{
+    readonly Adam _optimizer;
+    readonly RunningMoments _scoreMoments = new();
+
+    public PpoTrainer(PpoConfig config, Seq2SeqLMWithValueHead policy, T5ForConditionalGeneration? reference = null)
+    {
+        config.Validate();
+        Config = config;
+        Policy = policy;
+        Reference = reference ?? policy.CreateReferenceModel();
+        foreach (var p in Reference.parameters()) p.requires_grad = false;
+        Reference.eval();
+        KlController = config.CreateKlController();
+        _optimizer = optim.Adam(policy.parameters().Where(p => p.requires_grad), lr: config.LearningRate);
+    }
+
+    public PpoConfig Config { get; }
+    public Seq2SeqLMWithValueHead Policy { get; }
+    public T5ForConditionalGeneration Reference { get; }
+    public IKlController KlController { get; private set; }
+    /// <summary>PPO steps taken so far.</summary>
+    public int StepCount { get; private set; }
+    /// <summary>Receives TRL's warnings (ratio threshold, negative KL, early stop).</summary>
+    public Action<string>? Warn { get; set; }
+
+    Device Device => Policy.pretrained_model.shared.weight!.device;
+
+    /// <summary>Samples responses for <paramref name="queries"/> with the policy (dropout off); the seed defaults
+    /// to one derived from the config seed and the step, so a resumed run draws the same samples.</summary>
+    public GenerationOutput Generate(IReadOnlyList<long[]> queries, GenerationConfig generation)
+    {
+        Policy.eval();
+        var seeded = generation.Seed is null && generation.DoSample ? generation with { Seed = DerivedSeed(1) } : generation;
+        using var scope = NewDisposeScope();
+        var (ids, mask) = PadRight(queries, Policy.Config.PadTokenId);
+        var output = Seq2SeqGenerator.Generate(Policy, ids.to(Device), mask.to(Device), seeded);
+        // The output owns its tensors beyond this scope.
+        output.Sequences.DetachFromDisposeScope(); output.TokenLogprobs.DetachFromDisposeScope(); output.ResponseMask.DetachFromDisposeScope();
+        foreach (var s in output.Scores ?? []) s.DetachFromDisposeScope();
+        return output;
+    }
+
+    /// <summary>One PPO optimisation step on a batch of (query, response, score). Responses are the generated
+    /// tokens without the decoder start token, eos included where one was produced.</summary>
+    public PpoStepStats Step(IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses, IReadOnlyList<float> scores)
+    {
+        CheckBatch(queries, responses, scores);
+        var total = Stopwatch.StartNew();
+        var timings = new Dictionary<string, double>();
+        var clock = Stopwatch.StartNew();
+        double Lap() { var s = clock.Elapsed.TotalSeconds; clock.Restart(); return s; }
+        using var scope = NewDisposeScope();
+        Policy.eval(); // dropout off for the whole step: the first ratio is exactly 1
+
+        // 1. Rollout batch: right-padded queries (T5's relative positions need right padding), decoder inputs
+        //    = start token + response[:-1], targets = response, mask = the real response tokens.
+        var batch = RolloutBatch.Create(queries, responses, Policy.Config, Device);
+        var scoreTensor = ProcessScores(tensor(scores.ToArray(), dtype: float32).to(Device));
+
+        // 2. Old log-probabilities and values under the policy, and reference log-probabilities, without gradients.
+        var full = Config.KlPenalty == KlPenaltyKind.Full;
+        Tensor oldLogprobs, oldValues, refLogprobs, oldFull, refFull;
+        using (no_grad())
+        {
+            using var policyOut = Policy.Forward(batch.InputIds, batch.AttentionMask, batch.DecoderInputIds, batch.DecoderMask);
+            oldLogprobs = PpoMath.LogprobsFromLogits(policyOut.Logits, batch.Targets);
+            oldValues = policyOut.Values.alias();
+            oldFull = full ? PpoMath.LogprobsFromLogits(policyOut.Logits, null, gather: false) : oldLogprobs;
+            using var refLogits = Reference.LmLogits(Reference.Decode(batch.DecoderInputIds, Reference.Encode(batch.InputIds, batch.AttentionMask), batch.AttentionMask, batch.DecoderMask));
+            refLogprobs = PpoMath.LogprobsFromLogits(refLogits, batch.Targets);
+            refFull = full ? PpoMath.LogprobsFromLogits(refLogits, null, gather: false) : refLogprobs;
+        }
+        timings["time/ppo/forward_pass"] = Lap();
+
+        // 3. Per-token rewards: -kl_coef * KL(policy || reference) at every token, plus the score on the last token.
+        var klCoef = KlController.Value;
+        var (rewards, nonScoreRewards) = PpoMath.ComputeRewards(scoreTensor, oldFull, refFull, batch.Mask, klCoef, Config.KlPenalty);
+        timings["time/ppo/compute_rewards"] = Lap();
+
+        // 4. Advantages by GAE (gamma, lambda), whitened; returns = advantages + values.
+        var (values, advantages, returns) = PpoMath.ComputeAdvantages(oldValues, rewards, batch.Mask, Config.Gamma, Config.Lam, Config.WhitenRewards);
+        timings["time/ppo/compute_advantages"] = Lap();
+
+        // 5. Epochs of clipped updates over shuffled minibatches, stepping the optimiser every backward batch.
+        var trainStats = new List<IReadOnlyDictionary<string, Tensor>>();
+        var earlyStop = false;
+        for (int epoch = 0; epoch < Config.PpoEpochs && !earlyStop; epoch++)
+        {
+            var order = Permutation(Config.BatchSize, DerivedSeed(100 + epoch));
+            for (int b = 0; b < Config.BatchSize && !earlyStop; b += Config.BackwardBatchSize)
+            {
+                for (int m = b; m < b + Config.BackwardBatchSize && !earlyStop; m += Config.MiniBatchSize)
+                {
+                    using var mbScope = NewDisposeScope();
+                    var rows = tensor(order[m..(m + Config.MiniBatchSize)], dtype: int64, device: Device);
+                    var mb = batch.Select(rows);
+                    using var output = Policy.Forward(mb.InputIds, mb.AttentionMask, mb.DecoderInputIds, mb.DecoderMask);
+                    var logprobs = PpoMath.LogprobsFromLogits(output.Logits, mb.Targets);
+                    var loss = PpoMath.Loss(oldLogprobs.index_select(0, rows), values.index_select(0, rows), output.Logits,
+                        output.Values, logprobs, mb.Mask, advantages.index_select(0, rows), returns.index_select(0, rows), Config, Warn);
+                    // Ratio threshold exceeded: TRL zeroes the loss; skipping the backward pass is the same update, cheaper.
+                    if (!loss.RatioThresholdExceeded)
+                        ((loss.PgLoss + loss.VfLossTimesCoef) / Config.GradientAccumulationSteps).backward();
+                    foreach (var s in loss.Stats.Values) s.MoveToOuterDisposeScope();
+                    trainStats.Add(loss.Stats);
+                    // Early stopping: a policy that moved too far from the rollout policy stops this step's updates.
+                    if (Config.EarlyStopping && loss.Stats["policy/policykl"].item<float>() > 1.5 * Config.TargetKl)
+                    {
+                        Warn?.Invoke($"Early stopping: policy KL {loss.Stats["policy/policykl"].item<float>():F3} exceeds 1.5 x target_kl {Config.TargetKl}.");
+                        _optimizer.zero_grad();
+                        earlyStop = true;
+                    }
+                }
+                if (earlyStop) break;
+                // Gradient clipping, then one optimiser step per backward batch (gradient accumulation).
+                if (Config.MaxGradNorm is double maxNorm)
+                    nn.utils.clip_grad_norm_(Policy.parameters().Where(p => p.requires_grad), maxNorm);
+                _optimizer.step()?.Dispose();
+                _optimizer.zero_grad();
+            }
+        }
+        timings["time/ppo/optimize_step"] = Lap();
+
+        // 6. Statistics (TRL's keys), then adapt the KL coefficient to the measured KL.
+        var stats = PpoMath.RecordStepStats(klCoef, scoreTensor, oldLogprobs, refLogprobs, nonScoreRewards, batch.Mask,
+            queries.Select(q => q.Length).ToList(), responses.Select(r => r.Length).ToList(), trainStats, Warn);
+        KlController.Update(stats.Scalars["objective/kl"], Config.BatchSize);
+        timings["time/ppo/calc_stats"] = Lap();
+
+        var raw = scores.Select(s => (double)s).ToArray();
+        var mean = raw.Average();
+        stats.Scalars["env/reward_mean"] = mean;
+        stats.Scalars["env/reward_std"] = raw.Length > 1 ? Math.Sqrt(raw.Sum(x => (x - mean) * (x - mean)) / (raw.Length - 1)) : 0;
+        stats.Distributions["env/reward_dist"] = raw;
+        stats.Scalars["ppo/learning_rate"] = Config.LearningRate;
+        stats.Scalars["ppo/early_stop"] = earlyStop ? 1 : 0;
+        foreach (var (k, v) in timings) stats.Scalars[k] = v;
+        stats.Scalars["time/ppo/total"] = total.Elapsed.TotalSeconds;
+        StepCount++;
+        return stats;
+    }
+
+    void CheckBatch(IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses, IReadOnlyList<float> scores)
+    {
+        if (queries.Count != Config.BatchSize || responses.Count != Config.BatchSize || scores.Count != Config.BatchSize)
+            throw new ArgumentException($"Step expects BatchSize = {Config.BatchSize} queries, responses and scores; got {queries.Count}, {responses.Count} and {scores.Count}.");
+        for (int i = 0; i < Config.BatchSize; i++)
+        {
+            if (queries[i] is null || queries[i].Length == 0) throw new ArgumentException($"queries[{i}] is empty; every query needs at least one token (eos).", nameof(queries));
+            if (responses[i] is null) throw new ArgumentNullException(nameof(responses), $"responses[{i}] is null.");
+            if (!float.IsFinite(scores[i])) throw new ArgumentException($"scores[{i}] is {scores[i]}; scores must be finite.", nameof(scores));
+        }
+    }
+
+    /// <summary>TRL's score scaling, normalisation and clipping (all off by default).</summary>
+    Tensor ProcessScores(Tensor scores)
+    {
+        if (Config.UseScoreScaling)
+        {
+            using (var onCpu = scores.cpu()) _scoreMoments.Update(onCpu.data<float>().Select(x => (double)x).ToArray());
+            var factor = _scoreMoments.Std + 1e-8;
+            scores = Config.UseScoreNorm ? (scores - _scoreMoments.Mean) / factor : scores / factor;
+        }
+        if (Config.ScoreClip is double clip) scores = scores.clamp(-clip, clip);
+        return scores;
+    }
+
+    long DerivedSeed(int stream) => HashCode.Combine(Config.Seed, StepCount, stream) & 0x7fffffff;
+
+    static long[] Permutation(int n, long seed)
+    {
+        var order = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
+        new Random((int)seed).Shuffle(order);
+        return order;
+    }
+
+    internal static (Tensor Ids, Tensor Mask) PadRight(IReadOnlyList<long[]> rows, long pad)
+    {
+        int length = Math.Max(1, rows.Max(r => r.Length));
+        var ids = new long[rows.Count * length];
+        var mask = new long[rows.Count * length];
+        Array.Fill(ids, pad);
+        for (int b = 0; b < rows.Count; b++)
+        {
+            Array.Copy(rows[b], 0, ids, b * length, rows[b].Length);
+            Array.Fill(mask, 1L, b * length, rows[b].Length);
+        }
+        using var scope = NewDisposeScope();
+        return (tensor(ids).reshape(rows.Count, length).MoveToOuterDisposeScope(), tensor(mask).reshape(rows.Count, length).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>What a resumed run needs besides the weights: step count, KL coefficient, score moments.</summary>
+    public PpoTrainerState GetState() => new(StepCount, KlController.Value, _scoreMoments.Count, _scoreMoments.Mean, _scoreMoments.Var);
+
+    public void SetState(PpoTrainerState state)
+    {
+        StepCount = state.StepCount;
+        KlController = Config.AdaptKlCtrl
+            ? new AdaptiveKlController(state.KlCoef, Config.Target, Config.Horizon)
+            : new FixedKlController(state.KlCoef);
+        _scoreMoments.Restore(state.ScoreCount, state.ScoreMean, state.ScoreVar);
+    }
+
+    /// <summary>Saves the Adam moments so a resumed run continues the same optimisation.</summary>
+    public void SaveOptimizer(string path)
+    {
+        var temp = AtomicFile.TempSibling(path);
+        _optimizer.save_state_dict(temp);
+        AtomicFile.Publish(temp, path);
+    }
+
+    public void LoadOptimizer(string path) => _optimizer.load_state_dict(path);
+
+    public void Dispose() => _optimizer.Dispose();
+}
+
+/// <summary>The trainer's resumable state (weights and optimiser moments are saved separately).</summary>
+public sealed record PpoTrainerState(int StepCount, double KlCoef, long ScoreCount, double ScoreMean, double ScoreVar);
+
+/// <summary>A padded batch of queries and responses for teacher-forced passes.</summary>
+internal sealed record RolloutBatch(Tensor InputIds, Tensor AttentionMask, Tensor DecoderInputIds, Tensor DecoderMask, Tensor Targets, Tensor Mask)
+{
+    public static RolloutBatch Create(IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses, T5Config config, Device device)
+    {
+        var (ids, attention) = PpoTrainer.PadRight(queries, config.PadTokenId);
+        var (targets, mask) = PpoTrainer.PadRight(responses, config.PadTokenId);
+        // Decoder input t is the token before target t: the start token, then the response shifted right.
+        var start = full(targets.shape[0], 1, config.DecoderStartTokenId, dtype: int64);
+        var decoderInputs = cat([start, targets[.., ..^1]], 1);
+        var decoderMask = cat([ones(targets.shape[0], 1, dtype: int64), mask[.., ..^1]], 1);
+        return new RolloutBatch(ids.to(device), attention.to(device), decoderInputs.to(device), decoderMask.to(device), targets.to(device), mask.to(device));
+    }
+
+    public RolloutBatch Select(Tensor rows) => new(InputIds.index_select(0, rows), AttentionMask.index_select(0, rows),
+        DecoderInputIds.index_select(0, rows), DecoderMask.index_select(0, rows), Targets.index_select(0, rows), Mask.index_select(0, rows));
+}
+
+/// <summary>Running mean and variance over every score seen (TRL's RunningMoments: parallel Welford updates).</summary>
+internal sealed class RunningMoments
+{
+    public long Count { get; private set; }
+    public double Mean { get; private set; }
+    /// <summary>Population variance of all values seen.</summary>
+    public double Var { get; private set; } = 1;
+    /// <summary>Sample standard deviation, as TRL reports.</summary>
+    public double Std => Count > 1 ? Math.Sqrt(Var * Count / (Count - 1)) : 1.0;
+
+    public void Update(double[] xs)
+    {
+        if (xs.Length == 0) return;
+        double batchMean = xs.Average();
+        double batchVar = xs.Sum(x => (x - batchMean) * (x - batchMean)) / xs.Length;
+        long total = Count + xs.Length;
+        double delta = batchMean - Mean;
+        double m2 = (Count == 0 ? 0 : Var * Count) + batchVar * xs.Length + delta * delta * Count * xs.Length / total;
+        Mean += delta * xs.Length / total;
+        Var = m2 / total;
+        Count = total;
+    }
+
+    public void Restore(long count, double mean, double var) { Count = count; Mean = mean; Var = var; }
+}
