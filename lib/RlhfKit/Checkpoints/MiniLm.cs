@@ -21,6 +21,7 @@ public static class MiniLm
     {
         VocabSize = 30522, HiddenSize = 384, NumHiddenLayers = 6, NumAttentionHeads = 12, IntermediateSize = 1536,
         HiddenAct = "gelu", MaxPositionEmbeddings = 512, TypeVocabSize = 2, LayerNormEps = 1e-12, PadTokenId = 0,
+        Architectures = ["BertForSequenceClassification"],
         Id2Label = Enumerable.Range(0, numLabels).Select(i => $"LABEL_{i}").ToList(),
     };
 

@@ -15,6 +15,13 @@ internal sealed record EncoderDims(int VocabSize, int HiddenSize, int NumHiddenL
     string HiddenAct, int MaxPositionEmbeddings, int TypeVocabSize, double LayerNormEps, int PadTokenId,
     double HiddenDropoutProb, double AttentionProbsDropoutProb, double? ClassifierDropout, int NumLabels);
 
+internal static class EncoderDimsExtensions
+{
+    internal static EncoderDims ToDims(this BertLikeConfig c) => new(c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads,
+        c.IntermediateSize, c.HiddenAct, c.MaxPositionEmbeddings, c.TypeVocabSize, c.LayerNormEps, c.PadTokenId,
+        c.HiddenDropoutProb, c.AttentionProbsDropoutProb, c.ClassifierDropout, c.NumLabels);
+}
+
 /// <summary>Word + position + token-type embeddings, then LayerNorm. RoBERTa numbers positions from pad+1 and skips padding.</summary>
 public sealed class BertEmbeddings : nn.Module
 {

@@ -1,6 +1,6 @@
 using RlhfKit.Models;
 using TorchSharp;
-using TorchSharp.PyBridge;
+using RlhfKit.Checkpoints;
 
 namespace RlhfKit.Tests.Models;
 
@@ -24,24 +24,25 @@ internal static class TestModels
 
     public static RobertaForSequenceClassification LoadRoberta(string folder, string file)
     {
-        var model = new RobertaForSequenceClassification(BertConfig.FromJsonFile<RobertaConfig>(Path.Combine(folder, "config.json")));
-        Load(model, Path.Combine(folder, file));
+        var config = RobertaConfig.Load(folder);
+        var model = new RobertaForSequenceClassification(config);
+        Load(model, Path.Combine(folder, file), config.TiedWeights);
         model.eval();
         return model;
     }
 
-    static void Load(torch.nn.Module model, string path)
+    /// <summary>Strict loading through the kit's own reader, from the one file under test.</summary>
+    static void Load(torch.nn.Module model, string path, IReadOnlyDictionary<string, string> tied)
     {
-        if (path.EndsWith(".safetensors")) model.load_safetensors(path, strict: false);
-        else model.load_py(path, strict: false);
+        var state = CheckpointReader.ReadStateDict(path);
+        StateDictLoader.LoadInto(model, state, path, tied);
     }
 
     public static T5ForConditionalGeneration LoadT5(string folder, string file)
     {
-        var model = new T5ForConditionalGeneration(T5Config.FromJsonFile(Path.Combine(folder, "config.json")));
-        var path = Path.Combine(folder, file);
-        if (file.EndsWith(".safetensors")) model.load_safetensors(path, strict: false);
-        else model.load_py(path, strict: false);
+        var config = T5Config.Load(folder);
+        var model = new T5ForConditionalGeneration(config);
+        Load(model, Path.Combine(folder, file), config.TiedWeights);
         model.eval();
         return model;
     }
