@@ -86,6 +86,35 @@ public sealed class Seq2SeqLMWithValueHead : nn.Module, ISeq2SeqLM
         return reference;
     }
 
+    /// <summary>File that holds the value head next to the Hugging Face files (transformers ignores it).</summary>
+    public const string ValueHeadFile = "value_head.safetensors";
+
+    /// <summary>Writes a Hugging Face folder that Python <c>transformers</c> loads as a T5 model (config.json +
+    /// model.safetensors + <paramref name="extraFiles"/> such as spiece.model), with the value head in its own file.</summary>
+    public void SavePretrained(string folder, IReadOnlyDictionary<string, byte[]>? extraFiles = null)
+    {
+        using var scope = NewDisposeScope();
+        var cpu = pretrained_model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu());
+        Checkpoints.CheckpointWriter.SaveSafetensors(
+            v_head.state_dict().ToDictionary(kv => "v_head." + kv.Key, kv => kv.Value.detach().cpu()), Path.Combine(folder, ValueHeadFile));
+        Checkpoints.CheckpointWriter.SaveHfFolder(folder, Config, cpu, extraFiles);
+    }
+
+    /// <summary>Loads a policy saved by <see cref="SavePretrained"/>, or a plain T5 folder (the value head then starts fresh).</summary>
+    public static Seq2SeqLMWithValueHead FromPretrained(string folder, Device? device = null)
+    {
+        var lm = AutoModel.T5FromPretrained(folder);
+        var policy = new Seq2SeqLMWithValueHead(lm);
+        var head = Path.Combine(folder, ValueHeadFile);
+        if (File.Exists(head))
+        {
+            var state = Checkpoints.CheckpointReader.ReadStateDict(head).ToDictionary(kv => kv.Key.StartsWith("v_head.") ? kv.Key["v_head.".Length..] : kv.Key, kv => kv.Value);
+            Checkpoints.StateDictLoader.LoadInto(policy.v_head, state, head);
+        }
+        if (device is not null && device.type != DeviceType.CPU) policy.to(device);
+        return policy;
+    }
+
     int ISeq2SeqLM.DecoderStartTokenId => Config.DecoderStartTokenId;
     int ISeq2SeqLM.PadTokenId => Config.PadTokenId;
     int ISeq2SeqLM.EosTokenId => Config.EosTokenId;

@@ -42,6 +42,21 @@ public sealed class TextClassificationPipeline
         if (Device.type != DeviceType.CPU) _module.to(Device);
     }
 
+    /// <summary>Files a text classifier's folder needs besides its weights (tokenizer files differ by model type).</summary>
+    static readonly string[] ConfigFiles = ["config.json"];
+    static readonly string[] TokenizerFiles = ["vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"];
+
+    /// <summary>Loads a RoBERTa or BERT classifier and its tokenizer from a local folder or a Hub repo id
+    /// (for example <c>cardiffnlp/twitter-roberta-base-sentiment</c>), as <c>pipeline("text-classification", model=...)</c>.</summary>
+    public static async Task<TextClassificationPipeline> FromPretrainedAsync(string repoIdOrFolder, Device? device = null, int batchSize = 16,
+        Hub.HubClient? hub = null, string revision = "main", IProgress<Hub.HubDownloadProgress>? progress = null)
+    {
+        var folder = await Hub.Pretrained.ResolveAsync(repoIdOrFolder, ConfigFiles, TokenizerFiles, weights: true, hub, revision, progress);
+        var model = AutoModel.SequenceClassifierFromPretrained(folder, device);
+        var tokenizer = AutoTokenizer.FromPretrained(folder);
+        return new TextClassificationPipeline(model, tokenizer, device, batchSize);
+    }
+
     public ISequenceClassifier Model { get; }
     public IHfTokenizer Tokenizer { get; }
     public Device Device { get; }
