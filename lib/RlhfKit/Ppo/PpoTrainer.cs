@@ -107,6 +107,7 @@ public sealed class PpoTrainer : IDisposable
         // 5. Epochs of clipped updates over shuffled minibatches, stepping the optimiser every backward batch.
         var trainStats = new List<IReadOnlyDictionary<string, Tensor>>();
         var earlyStop = false;
+        int skipped = 0;
         for (int epoch = 0; epoch < Config.PpoEpochs && !earlyStop; epoch++)
         {
             var order = Permutation(Config.BatchSize, DerivedSeed(100 + epoch));
@@ -122,8 +123,15 @@ public sealed class PpoTrainer : IDisposable
                     var loss = PpoMath.Loss(oldLogprobs.index_select(0, rows), values.index_select(0, rows), output.Logits,
                         output.Values, logprobs, mb.Mask, advantages.index_select(0, rows), returns.index_select(0, rows), Config, Warn);
                     // Ratio threshold exceeded: TRL zeroes the loss; skipping the backward pass is the same update, cheaper.
-                    if (!loss.RatioThresholdExceeded)
-                        ((loss.PgLoss + loss.VfLossTimesCoef) / Config.GradientAccumulationSteps).backward();
+                    var total = loss.PgLoss + loss.VfLossTimesCoef;
+                    if (!total.isfinite().item<bool>())
+                    {
+                        // NaN/Inf logits or loss: this minibatch contributes nothing rather than poisoning the weights.
+                        Warn?.Invoke($"Step {StepCount}: non-finite loss in a minibatch of epoch {epoch}; skipped it.");
+                        skipped++;
+                    }
+                    else if (!loss.RatioThresholdExceeded)
+                        (total / Config.GradientAccumulationSteps).backward();
                     foreach (var s in loss.Stats.Values) s.MoveToOuterDisposeScope();
                     trainStats.Add(loss.Stats);
                     // Early stopping: a policy that moved too far from the rollout policy stops this step's updates.
@@ -135,10 +143,15 @@ public sealed class PpoTrainer : IDisposable
                     }
                 }
                 if (earlyStop) break;
-                // Gradient clipping, then one optimiser step per backward batch (gradient accumulation).
-                if (Config.MaxGradNorm is double maxNorm)
-                    nn.utils.clip_grad_norm_(Policy.parameters().Where(p => p.requires_grad), maxNorm);
-                _optimizer.step()?.Dispose();
+                // Gradient clipping (the norm is measured even without a limit, to catch NaN), then one optimiser
+                // step per backward batch (gradient accumulation).
+                var norm = nn.utils.clip_grad_norm_(Policy.parameters().Where(p => p.requires_grad), Config.MaxGradNorm ?? double.PositiveInfinity);
+                if (double.IsFinite(norm)) _optimizer.step()?.Dispose();
+                else
+                {
+                    Warn?.Invoke($"Step {StepCount}: non-finite gradient norm; skipped the optimiser step.");
+                    skipped++;
+                }
                 _optimizer.zero_grad();
             }
         }
@@ -157,6 +170,7 @@ public sealed class PpoTrainer : IDisposable
         stats.Distributions["env/reward_dist"] = raw;
         stats.Scalars["ppo/learning_rate"] = Config.LearningRate;
         stats.Scalars["ppo/early_stop"] = earlyStop ? 1 : 0;
+        stats.Scalars["ppo/skipped_updates"] = skipped;
         foreach (var (k, v) in timings) stats.Scalars[k] = v;
         stats.Scalars["time/ppo/total"] = total.Elapsed.TotalSeconds;
         StepCount++;

@@ -1,0 +1,138 @@
+using RlhfKit.Generation;
+using RlhfKit.Ppo;
+
+namespace RlhfKit.Alignment;
+
+/// <summary>One reward component backed by a text classifier: the raw logit of <see cref="Label"/>, times <see cref="Weight"/>.</summary>
+public sealed record ClassifierRewardSpec(string Name, string Model, string Label, double Weight);
+
+/// <summary>Everything one alignment run needs. Profiles (<see cref="Profiles"/>) fill it in; change any field with <c>with</c>.</summary>
+public sealed record AlignmentConfig
+{
+    /// <summary>The profile this configuration came from (for logs and output folder names).</summary>
+    public required string Profile { get; init; }
+    /// <summary>The policy to align: a Hub repo id (<c>google/flan-t5-small</c>) or a local Hugging Face folder.</summary>
+    public required string Policy { get; init; }
+    public required IReadOnlyList<ClassifierRewardSpec> Rewards { get; init; }
+    public required PpoConfig Ppo { get; init; }
+    /// <summary>Rollout decoding; by default TRL's advice for PPO (pure sampling, no minimum length).</summary>
+    public GenerationConfig Generation { get; init; } = GenerationConfig.PpoRollout(64);
+    /// <summary>Passes over the training articles.</summary>
+    public int Epochs { get; init; } = 2;
+    /// <summary>Stop after this many PPO steps (null: run every epoch).</summary>
+    public int? MaxSteps { get; init; }
+    /// <summary>Prompts are cut to this many tokens (eos kept), as the workshop's 512.</summary>
+    public int MaxPromptTokens { get; init; } = 512;
+    /// <summary>Where the articles come from: <c>offline</c> (the kit's <c>data/news</c>) or a Hub dataset id.</summary>
+    public string Data { get; init; } = "offline";
+    /// <summary>Held-out articles to evaluate on, after the length filter.</summary>
+    public int EvalArticles { get; init; } = 40;
+    /// <summary>Evaluate only on articles of this many characters (the workshop used 200-450); null for all.</summary>
+    public (int Min, int Max)? EvalLength { get; init; } = (200, 450);
+    /// <summary>Write a resumable checkpoint every this many steps (and always at the end).</summary>
+    public int CheckpointEvery { get; init; } = 25;
+    /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    public string Device { get; init; } = "cpu";
+    /// <summary>Stop the run when the KL to the reference stays above this many nats for <see cref="KlPatience"/> steps.</summary>
+    public double KlStopThreshold { get; init; } = 30;
+    public int KlPatience { get; init; } = 3;
+
+    public void Validate()
+    {
+        Ppo.Validate();
+        Generation.Validate();
+        if (Rewards.Count == 0) throw new ArgumentException("An alignment run needs at least one reward component.");
+        if (Epochs < 1) throw new ArgumentException($"Epochs must be at least 1 (got {Epochs}).");
+        if (MaxSteps is < 1) throw new ArgumentException($"MaxSteps must be at least 1 when set (got {MaxSteps}).");
+        if (MaxPromptTokens < 2) throw new ArgumentException($"MaxPromptTokens must be at least 2 (got {MaxPromptTokens}).");
+        if (CheckpointEvery < 1) throw new ArgumentException($"CheckpointEvery must be at least 1 (got {CheckpointEvery}).");
+        if (EvalArticles < 2) throw new ArgumentException($"EvalArticles must be at least 2 for a confidence interval (got {EvalArticles}).");
+    }
+}
+
+/// <summary>Named sizes, so a notebook picks one in one line. Only <see cref="Offline"/> runs without network.</summary>
+public static class Profiles
+{
+    public static IReadOnlyList<string> Names => ["offline", "workshop", "base"];
+
+    /// <summary>The original workshop: flan-t5-small, reward = 1 x CoLA acceptable + 0.5 x neutral sentiment logits,
+    /// TRL PPOConfig(batch_size=8, learning_rate=2e-5, gradient_accumulation_steps=4), 2 epochs over 1,000 articles.
+    /// Rollouts follow TRL's advice (pure sampling) instead of the original beam/min_length settings, which bias the KL.</summary>
+    public static AlignmentConfig Workshop => new()
+    {
+        Profile = "workshop",
+        Policy = "google/flan-t5-small",
+        Rewards =
+        [
+            new("cola", "textattack/roberta-base-CoLA", "LABEL_1", 1.0),
+            new("neutral", "cardiffnlp/twitter-roberta-base-sentiment", "LABEL_1", 0.5),
+        ],
+        Ppo = new PpoConfig { BatchSize = 8, MiniBatchSize = 1, GradientAccumulationSteps = 4, LearningRate = 2e-5 },
+        Generation = GenerationConfig.PpoRollout(64),
+        Data = "argilla/news-summary",
+        Epochs = 2,
+    };
+
+    /// <summary>The workshop with flan-t5-base (about 250M parameters; a GPU is advised).</summary>
+    public static AlignmentConfig Base => Workshop with { Profile = "base", Policy = "google/flan-t5-base" };
+
+    /// <summary>No network: the kit's own small summarizer and two classifiers on the real pretrained
+    /// all-MiniLM-L6-v2 encoder, built by <c>prepare</c> into <c>assets/offline</c>, on the kit's own articles.</summary>
+    public static AlignmentConfig Offline(string? assetsDir = null)
+    {
+        var assets = assetsDir ?? OfflineAssets.DefaultDirectory();
+        return new AlignmentConfig
+        {
+            Profile = "offline",
+            Policy = Path.Combine(assets, "policy"),
+            Rewards =
+            [
+                new("acceptability", Path.Combine(assets, "acceptability"), "LABEL_1", 1.0),
+                new("neutral", Path.Combine(assets, "tone"), "LABEL_1", 0.5),
+            ],
+            Ppo = new PpoConfig { BatchSize = 16, MiniBatchSize = 4, GradientAccumulationSteps = 1, PpoEpochs = 4, LearningRate = 5e-5, InitKlCoef = 0.1, Seed = 0 },
+            Generation = GenerationConfig.PpoRollout(40),
+            Data = "offline",
+            Epochs = 1,
+            MaxSteps = 30,
+            MaxPromptTokens = 256,
+            EvalArticles = 60,
+            CheckpointEvery = 10,
+        };
+    }
+
+    public static AlignmentConfig Get(string name) => name.ToLowerInvariant() switch
+    {
+        "offline" => Offline(),
+        "workshop" => Workshop,
+        "base" => Base,
+        _ => throw new ArgumentException($"Unknown profile '{name}'. Known profiles: {string.Join(", ", Names)}.", nameof(name)),
+    };
+}
+
+/// <summary>Where the offline profile's prepared models live.</summary>
+public static class OfflineAssets
+{
+    /// <summary><c>$RLHFKIT_ASSETS</c>, else <c>assets/offline</c> in the kit's folder (found by searching up for Workshop.sln).</summary>
+    public static string DefaultDirectory()
+    {
+        var env = Environment.GetEnvironmentVariable("RLHFKIT_ASSETS");
+        if (!string.IsNullOrEmpty(env)) return Path.GetFullPath(env);
+        return Path.Combine(KitRoot.Find(), "assets", "offline");
+    }
+}
+
+/// <summary>Finds the kit's checkout (the folder with Workshop.sln) from the working directory or the binaries.</summary>
+public static class KitRoot
+{
+    public static string Find()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "Workshop.sln"))) return dir.FullName;
+        }
+        throw new DirectoryNotFoundException(
+            $"Could not find the kit's folder (the one with Workshop.sln) above '{Directory.GetCurrentDirectory()}' or '{AppContext.BaseDirectory}'. Run from inside the clone or set RLHFKIT_ASSETS / RLHFKIT_DATA.");
+    }
+}
