@@ -6,3 +6,24 @@ if ! command -v dotnet >/dev/null; then
   echo "The .NET 10 SDK is required: https://dotnet.microsoft.com/download (see environment.md)" >&2; exit 1
 fi
 dotnet restore Workshop.sln 2>&1 | tail -n 2
+
+# plotly.js for offline charts (RlhfKit.Charts inlines it into chart HTML): the exact version pinned in tools/plotly.
+if command -v npm >/dev/null; then
+  (cd tools/plotly && npm ci --no-audit --no-fund --loglevel=error)
+  echo "plotly.js: tools/plotly/node_modules/plotly.js-dist-min/plotly.min.js"
+else
+  echo "npm not found: skipping plotly.js (tools/plotly). Charts will load plotly.js from the CDN and stay blank offline." >&2
+  echo "  Install Node.js + npm and rerun this script, or set RLHFKIT_PLOTLY_JS to a plotly.js 2.x plotly.min.js." >&2
+fi
+
+# Headless Chromium for the chart tests (they open the saved chart HTML and count the traces plotly drew).
+if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
+  echo "chromium: $(command -v chromium || command -v chromium-browser)"
+elif command -v apt-get >/dev/null && { [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null; }; }; then
+  as_root=""; [ "$(id -u)" -eq 0 ] || as_root="sudo -n"
+  echo "installing chromium (Debian package) for the chart tests..."
+  { $as_root apt-get update -qq && $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+    || echo "warning: 'apt-get install -y chromium' failed; the chart rendering tests need it." >&2
+else
+  echo "chromium not found and no root/sudo to install it: the chart rendering tests need it (sudo apt-get install -y chromium)." >&2
+fi
