@@ -110,18 +110,6 @@ public static class Profiles
     };
 }
 
-/// <summary>Where the offline profile's prepared models live.</summary>
-public static class OfflineAssets
-{
-    /// <summary><c>$RLHFKIT_ASSETS</c>, else <c>assets/offline</c> in the kit's folder (found by searching up for Workshop.sln).</summary>
-    public static string DefaultDirectory()
-    {
-        var env = Environment.GetEnvironmentVariable("RLHFKIT_ASSETS");
-        if (!string.IsNullOrEmpty(env)) return Path.GetFullPath(env);
-        return Path.Combine(KitRoot.Find(), "assets", "offline");
-    }
-}
-
 /// <summary>Finds the kit's checkout (the folder with Workshop.sln) from the working directory or the binaries.</summary>
 public static class KitRoot
 {

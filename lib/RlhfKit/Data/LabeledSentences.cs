@@ -1,0 +1,33 @@
+using System.Text.Json;
+
+namespace RlhfKit.Data;
+
+/// <summary>Labelled sentences for training classifiers: JSONL lines of <c>{"text": "...", "label": 0}</c>.</summary>
+public static class LabeledSentences
+{
+    public static IReadOnlyList<(string Text, int Label)> FromJsonl(string path, int numLabels)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Labelled sentences not found: {path}", path);
+        var rows = new List<(string, int)>();
+        int lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                var text = doc.RootElement.GetProperty("text").GetString() ?? throw new InvalidDataException("\"text\" is null");
+                var label = doc.RootElement.GetProperty("label").GetInt32();
+                if (label < 0 || label >= numLabels) throw new InvalidDataException($"label {label} is outside 0..{numLabels - 1}");
+                rows.Add((text, label));
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or InvalidDataException)
+            {
+                throw new InvalidDataException($"{path}:{lineNumber}: {e.Message}", e);
+            }
+        }
+        if (rows.Count == 0) throw new InvalidDataException($"{path} holds no labelled sentences.");
+        return rows;
+    }
+}
