@@ -1,0 +1,364 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Data.Analysis;
+using RlhfKit.Generation;
+using RlhfKit.Rewards;
+
+namespace RlhfKit.Evaluation;
+
+/// <summary>A held-out article: the prompt is <c>"summarize: " + Text</c>.</summary>
+public sealed record Article(string Id, string Text);
+
+/// <summary>One article's outcome: both summaries, every reward component and the total for each, the sequence-level
+/// KL of each policy to the reference on its own summary, and the summaries' lengths.</summary>
+public sealed record EvaluationRow
+{
+    public required string Id { get; init; }
+    public required string Article { get; init; }
+    public required string BaseSummary { get; init; }
+    public required string AlignedSummary { get; init; }
+    public required double BaseTotal { get; init; }
+    public required double AlignedTotal { get; init; }
+    public required IReadOnlyDictionary<string, double> BaseComponents { get; init; }
+    public required IReadOnlyDictionary<string, double> AlignedComponents { get; init; }
+    /// <summary>Σ over the base summary's tokens of log p_base − log p_ref (0 when the base model is the reference).</summary>
+    public double BaseKl { get; init; }
+    /// <summary>Σ over the aligned summary's tokens of log p_aligned − log p_ref.</summary>
+    public double AlignedKl { get; init; }
+    /// <summary>Generated tokens without the final eos; null when unknown (pre-generated text without a tokenizer).</summary>
+    public int? BaseTokens { get; init; }
+    public int? AlignedTokens { get; init; }
+    public int BaseWords { get; init; }
+    public int AlignedWords { get; init; }
+    /// <summary>The generated token ids (eos included), when the evaluator generated them; not saved to CSV.</summary>
+    public long[]? BaseResponseIds { get; init; }
+    public long[]? AlignedResponseIds { get; init; }
+
+    public double DeltaTotal => AlignedTotal - BaseTotal;
+
+    /// <summary>The base value of a metric: <c>total</c>, a component, <c>kl</c>, <c>tokens</c> or <c>words</c> (NaN if unknown).</summary>
+    public double Base(string metric) => Value(metric, aligned: false);
+    public double Aligned(string metric) => Value(metric, aligned: true);
+
+    double Value(string metric, bool aligned) => metric switch
+    {
+        EvaluationResult.Total => aligned ? AlignedTotal : BaseTotal,
+        EvaluationResult.Kl => aligned ? AlignedKl : BaseKl,
+        EvaluationResult.Tokens => (aligned ? AlignedTokens : BaseTokens) is int t ? t : double.NaN,
+        EvaluationResult.Words => aligned ? AlignedWords : BaseWords,
+        _ => (aligned ? AlignedComponents : BaseComponents).TryGetValue(metric, out var v) ? v
+            : throw new KeyNotFoundException($"No metric '{metric}' in this row."),
+    };
+
+    internal static int CountWords(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+}
+
+/// <summary>Per metric: means of base and aligned, the mean paired difference (aligned − base) with its t interval,
+/// the interval of the aligned mean, and the relative gain (aligned − base)/|base| in percent.</summary>
+public sealed record MetricSummary(
+    string Metric, int N, double BaseMean, double AlignedMean, double AlignedCiLow, double AlignedCiHigh,
+    double DiffMean, double DiffSd, double DiffCiLow, double DiffCiHigh, double RelativeGainPercent);
+
+/// <summary>
+/// Base vs aligned policy on held-out articles: per-article rows (<see cref="ToDataFrame"/>, <see cref="SaveCsv"/>),
+/// the summary table with paired confidence intervals (<see cref="Summary"/>, <see cref="SummaryDataFrame"/>,
+/// <see cref="SaveSummaryCsv"/>) and a Markdown report (<see cref="ToMarkdown"/>, <see cref="SaveReport"/>).
+/// </summary>
+public sealed class EvaluationResult
+{
+    public const string Total = "total", Kl = "kl", Tokens = "tokens", Words = "words";
+    static readonly string[] Reserved = [Total, Kl, Tokens, Words, "summary"];
+
+    IReadOnlyList<MetricSummary>? _summary;
+
+    public EvaluationResult(IReadOnlyList<string> components, IReadOnlyList<EvaluationRow> rows, GenerationConfig? generation = null, double confidenceLevel = 0.95)
+    {
+        ArgumentNullException.ThrowIfNull(components);
+        ArgumentNullException.ThrowIfNull(rows);
+        if (!(confidenceLevel > 0 && confidenceLevel < 1)) throw new ArgumentOutOfRangeException(nameof(confidenceLevel), confidenceLevel, "must lie in (0, 1).");
+        foreach (var c in components)
+        {
+            if (string.IsNullOrEmpty(c)) throw new ArgumentException("Component names must be non-empty.", nameof(components));
+            if (Reserved.Contains(c)) throw new ArgumentException($"A reward component may not be named '{c}' here (reserved: {string.Join(", ", Reserved)}).", nameof(components));
+        }
+        if (components.Distinct().Count() != components.Count) throw new ArgumentException("Component names must be distinct.", nameof(components));
+        foreach (var r in rows)
+            foreach (var c in components)
+                if (!r.BaseComponents.ContainsKey(c) || !r.AlignedComponents.ContainsKey(c))
+                    throw new ArgumentException($"Row '{r.Id}' lacks the score of component '{c}'.", nameof(rows));
+        Components = [.. components];
+        Rows = [.. rows];
+        Generation = generation;
+        ConfidenceLevel = confidenceLevel;
+    }
+
+    public IReadOnlyList<string> Components { get; }
+    public IReadOnlyList<EvaluationRow> Rows { get; }
+    /// <summary>The decoding settings both policies used, when the evaluator generated the summaries.</summary>
+    public GenerationConfig? Generation { get; }
+    public double ConfidenceLevel { get; }
+
+    /// <summary>The reward metrics: <c>total</c>, then each component.</summary>
+    public IReadOnlyList<string> RewardMetrics => [Total, .. Components];
+
+    /// <summary>One row per reward metric, then <c>kl</c>, <c>tokens</c> and <c>words</c>. Rows with an unknown
+    /// value (token counts of pre-generated text) are left out of that metric; its N says how many remain.</summary>
+    public IReadOnlyList<MetricSummary> Summary => _summary ??= [.. RewardMetrics.Concat([Kl, Tokens, Words]).Select(Summarize)];
+
+    public MetricSummary Metric(string name) => Summary.FirstOrDefault(s => s.Metric == name)
+        ?? throw new KeyNotFoundException($"No metric '{name}'; have {string.Join(", ", Summary.Select(s => s.Metric))}.");
+
+    MetricSummary Summarize(string metric)
+    {
+        var pairs = Rows.Select(r => (B: r.Base(metric), A: r.Aligned(metric))).Where(p => !double.IsNaN(p.B) && !double.IsNaN(p.A)).ToList();
+        var b = MeanInterval.Of(pairs.Select(p => p.B).ToList(), ConfidenceLevel);
+        var a = MeanInterval.Of(pairs.Select(p => p.A).ToList(), ConfidenceLevel);
+        var d = MeanInterval.Of(pairs.Select(p => p.A - p.B).ToList(), ConfidenceLevel);
+        // KL to the reference is ~0 for the base policy by construction: a ratio to it means nothing.
+        double gain = metric == Kl || b.Mean == 0 || double.IsNaN(b.Mean) ? double.NaN : 100 * (a.Mean - b.Mean) / Math.Abs(b.Mean);
+        return new MetricSummary(metric, pairs.Count, b.Mean, a.Mean, a.Low, a.High, d.Mean, d.Sd, d.Low, d.High, gain);
+    }
+
+    // ---------------------------------------------------------------- tables
+
+    /// <summary>Column names of the per-article table, in order.</summary>
+    public IReadOnlyList<string> ColumnNames
+    {
+        get
+        {
+            var names = new List<string> { "id", "article", "base_summary", "aligned_summary" };
+            foreach (var m in RewardMetrics) names.AddRange([$"base_{m}", $"aligned_{m}", $"delta_{m}"]);
+            names.AddRange(["base_kl", "aligned_kl", "base_tokens", "aligned_tokens", "base_words", "aligned_words"]);
+            return names;
+        }
+    }
+
+    /// <summary>One row per article: id, texts, base/aligned/delta of the total and each component, KL, lengths.</summary>
+    public DataFrame ToDataFrame()
+    {
+        var columns = new List<DataFrameColumn>
+        {
+            new StringDataFrameColumn("id", Rows.Select(r => r.Id)),
+            new StringDataFrameColumn("article", Rows.Select(r => r.Article)),
+            new StringDataFrameColumn("base_summary", Rows.Select(r => r.BaseSummary)),
+            new StringDataFrameColumn("aligned_summary", Rows.Select(r => r.AlignedSummary)),
+        };
+        foreach (var m in RewardMetrics)
+        {
+            columns.Add(new DoubleDataFrameColumn($"base_{m}", Rows.Select(r => r.Base(m))));
+            columns.Add(new DoubleDataFrameColumn($"aligned_{m}", Rows.Select(r => r.Aligned(m))));
+            columns.Add(new DoubleDataFrameColumn($"delta_{m}", Rows.Select(r => r.Aligned(m) - r.Base(m))));
+        }
+        columns.Add(new DoubleDataFrameColumn("base_kl", Rows.Select(r => r.BaseKl)));
+        columns.Add(new DoubleDataFrameColumn("aligned_kl", Rows.Select(r => r.AlignedKl)));
+        columns.Add(new Int32DataFrameColumn("base_tokens", Rows.Select(r => r.BaseTokens)));
+        columns.Add(new Int32DataFrameColumn("aligned_tokens", Rows.Select(r => r.AlignedTokens)));
+        columns.Add(new Int32DataFrameColumn("base_words", Rows.Select(r => r.BaseWords)));
+        columns.Add(new Int32DataFrameColumn("aligned_words", Rows.Select(r => r.AlignedWords)));
+        return new DataFrame(columns);
+    }
+
+    /// <summary>The summary table: metric, n, base_mean, aligned_mean, aligned_ci_low/high, diff_mean, diff_sd,
+    /// diff_ci_low/high, relative_gain_pct (NaN where it is undefined).</summary>
+    public DataFrame SummaryDataFrame()
+    {
+        var s = Summary;
+        return new DataFrame(new List<DataFrameColumn>
+        {
+            new StringDataFrameColumn("metric", s.Select(x => x.Metric)),
+            new Int32DataFrameColumn("n", s.Select(x => x.N)),
+            new DoubleDataFrameColumn("base_mean", s.Select(x => x.BaseMean)),
+            new DoubleDataFrameColumn("aligned_mean", s.Select(x => x.AlignedMean)),
+            new DoubleDataFrameColumn("aligned_ci_low", s.Select(x => x.AlignedCiLow)),
+            new DoubleDataFrameColumn("aligned_ci_high", s.Select(x => x.AlignedCiHigh)),
+            new DoubleDataFrameColumn("diff_mean", s.Select(x => x.DiffMean)),
+            new DoubleDataFrameColumn("diff_sd", s.Select(x => x.DiffSd)),
+            new DoubleDataFrameColumn("diff_ci_low", s.Select(x => x.DiffCiLow)),
+            new DoubleDataFrameColumn("diff_ci_high", s.Select(x => x.DiffCiHigh)),
+            new DoubleDataFrameColumn("relative_gain_pct", s.Select(x => x.RelativeGainPercent)),
+        });
+    }
+
+    /// <summary>The per-article table as RFC 4180 CSV (UTF-8, CRLF, numbers in invariant round-trip form).</summary>
+    public string ToCsv()
+    {
+        var sb = new StringBuilder();
+        Csv.AppendRecord(sb, ColumnNames);
+        foreach (var r in Rows)
+        {
+            var fields = new List<string?> { r.Id, r.Article, r.BaseSummary, r.AlignedSummary };
+            foreach (var m in RewardMetrics) fields.AddRange([Csv.Number(r.Base(m)), Csv.Number(r.Aligned(m)), Csv.Number(r.Aligned(m) - r.Base(m))]);
+            fields.AddRange([Csv.Number(r.BaseKl), Csv.Number(r.AlignedKl), r.BaseTokens?.ToString(CultureInfo.InvariantCulture),
+                r.AlignedTokens?.ToString(CultureInfo.InvariantCulture), r.BaseWords.ToString(CultureInfo.InvariantCulture), r.AlignedWords.ToString(CultureInfo.InvariantCulture)]);
+            Csv.AppendRecord(sb, fields);
+        }
+        return sb.ToString();
+    }
+
+    public void SaveCsv(string path) => AtomicFile.WriteAllText(path, ToCsv());
+
+    public string SummaryToCsv()
+    {
+        var sb = new StringBuilder();
+        Csv.AppendRecord(sb, ["metric", "n", "base_mean", "aligned_mean", "aligned_ci_low", "aligned_ci_high", "diff_mean", "diff_sd", "diff_ci_low", "diff_ci_high", "relative_gain_pct"]);
+        foreach (var s in Summary)
+            Csv.AppendRecord(sb, [s.Metric, s.N.ToString(CultureInfo.InvariantCulture), Csv.Number(s.BaseMean), Csv.Number(s.AlignedMean),
+                Csv.Number(s.AlignedCiLow), Csv.Number(s.AlignedCiHigh), Csv.Number(s.DiffMean), Csv.Number(s.DiffSd),
+                Csv.Number(s.DiffCiLow), Csv.Number(s.DiffCiHigh), Csv.Number(s.RelativeGainPercent)]);
+        return sb.ToString();
+    }
+
+    public void SaveSummaryCsv(string path) => AtomicFile.WriteAllText(path, SummaryToCsv());
+
+    /// <summary>Reads a table written by <see cref="SaveCsv"/> back (components from its <c>delta_*</c> columns), e.g.
+    /// to <see cref="Rescore"/> saved outputs with another reward. Response ids are not saved, so they come back null.</summary>
+    public static EvaluationResult LoadCsv(string path, double confidenceLevel = 0.95)
+    {
+        var records = Csv.Parse(File.ReadAllText(path, Encoding.UTF8));
+        if (records.Count == 0) throw new FormatException($"{path}: empty CSV.");
+        var header = records[0];
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < header.Length; i++) index[header[i]] = i;
+        int Col(string name) => index.TryGetValue(name, out var i) ? i : throw new FormatException($"{path}: no column '{name}'.");
+        var components = header.Where(h => h.StartsWith("delta_", StringComparison.Ordinal) && h != "delta_total").Select(h => h["delta_".Length..]).ToList();
+        var rows = new List<EvaluationRow>();
+        for (int n = 1; n < records.Count; n++)
+        {
+            var f = records[n];
+            if (f.Length != header.Length) throw new FormatException($"{path}: record {n} has {f.Length} fields, the header {header.Length}.");
+            double D(string name) => double.Parse(f[Col(name)], NumberStyles.Float, CultureInfo.InvariantCulture);
+            int? I(string name) => f[Col(name)] is { Length: > 0 } s ? int.Parse(s, CultureInfo.InvariantCulture) : null;
+            rows.Add(new EvaluationRow
+            {
+                Id = f[Col("id")], Article = f[Col("article")], BaseSummary = f[Col("base_summary")], AlignedSummary = f[Col("aligned_summary")],
+                BaseTotal = D("base_total"), AlignedTotal = D("aligned_total"),
+                BaseComponents = components.ToDictionary(c => c, c => D($"base_{c}")),
+                AlignedComponents = components.ToDictionary(c => c, c => D($"aligned_{c}")),
+                BaseKl = D("base_kl"), AlignedKl = D("aligned_kl"),
+                BaseTokens = I("base_tokens"), AlignedTokens = I("aligned_tokens"),
+                BaseWords = I("base_words") ?? 0, AlignedWords = I("aligned_words") ?? 0,
+            });
+        }
+        return new EvaluationResult(components, rows, null, confidenceLevel);
+    }
+
+    /// <summary>The same summaries, KL and lengths scored with another reward.</summary>
+    public EvaluationResult Rescore(CompositeReward reward, int batchSize = 32)
+    {
+        var baseScores = ScoreInBatches(reward, Rows.Select(r => r.BaseSummary).ToList(), batchSize);
+        var alignedScores = ScoreInBatches(reward, Rows.Select(r => r.AlignedSummary).ToList(), batchSize);
+        var rows = Rows.Select((r, i) => r with
+        {
+            BaseTotal = baseScores.Total[i], AlignedTotal = alignedScores.Total[i],
+            BaseComponents = baseScores.Components.ToDictionary(kv => kv.Key, kv => kv.Value[i]),
+            AlignedComponents = alignedScores.Components.ToDictionary(kv => kv.Key, kv => kv.Value[i]),
+        }).ToList();
+        return new EvaluationResult(reward.Parts.Select(p => p.Name).ToList(), rows, Generation, ConfidenceLevel);
+    }
+
+    /// <summary>Scores texts a batch at a time (classifier rewards) with a reward that keeps no running state.</summary>
+    internal static (double[] Total, Dictionary<string, double[]> Components) ScoreInBatches(CompositeReward reward, IReadOnlyList<string> texts, int batchSize)
+    {
+        CheckReward(reward);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var names = reward.Parts.Select(p => p.Name).ToList();
+        var total = new double[texts.Count];
+        var components = names.ToDictionary(n => n, _ => new double[texts.Count]);
+        for (int start = 0; start < texts.Count; start += batchSize)
+        {
+            var batch = texts.Skip(start).Take(batchSize).ToList();
+            var scores = reward.Score(batch);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                total[start + i] = scores.Total[i];
+                foreach (var n in names) components[n][start + i] = scores.Components[n][i];
+            }
+        }
+        return (total, components);
+    }
+
+    internal static void CheckReward(CompositeReward reward)
+    {
+        ArgumentNullException.ThrowIfNull(reward);
+        if (reward.Normalize)
+            throw new ArgumentException("The reward normalises its total with running statistics, so base and aligned summaries would be scored on different scales; evaluate with a reward built without Normalize.", nameof(reward));
+        if (reward.Parts.Count == 0) throw new ArgumentException("The reward has no components.", nameof(reward));
+    }
+
+    // ---------------------------------------------------------------- report
+
+    /// <summary>A Markdown report: headline table with confidence intervals, KL and lengths, the biggest movers of the
+    /// total reward (up and down), and <paramref name="examples"/> articles with both summaries side by side.</summary>
+    public string ToMarkdown(int examples = 5, int movers = 3)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(examples);
+        ArgumentOutOfRangeException.ThrowIfNegative(movers);
+        var ci = (100 * ConfidenceLevel).ToString("0.#", CultureInfo.InvariantCulture) + "% CI";
+        var sb = new StringBuilder();
+        sb.AppendLine("# Evaluation: base vs aligned policy").AppendLine();
+        sb.AppendLine($"{Rows.Count} held-out articles; differences are paired (aligned − base), intervals are paired t intervals ({ci}).");
+        if (Generation is { } g)
+            sb.AppendLine().AppendLine($"Decoding (same for both policies): max_new_tokens={g.MaxNewTokens}, do_sample={g.DoSample.ToString().ToLowerInvariant()}, " +
+                $"temperature={F(g.Temperature)}, top_k={g.TopK}, top_p={F(g.TopP)}, seed={g.Seed?.ToString(CultureInfo.InvariantCulture) ?? "none"}.");
+        sb.AppendLine();
+
+        sb.AppendLine("## Headline").AppendLine();
+        sb.AppendLine($"| metric | base | aligned | Δ (aligned − base) | {ci} of Δ | relative gain |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var m in RewardMetrics)
+        {
+            var s = Metric(m);
+            sb.AppendLine($"| {Cell(m)} | {F(s.BaseMean)} | {F(s.AlignedMean)} | {Signed(s.DiffMean)} | {Interval(s.DiffCiLow, s.DiffCiHigh)} | {Percent(s.RelativeGainPercent)} |");
+        }
+        sb.AppendLine();
+        var kl = Metric(Kl);
+        sb.AppendLine($"- **KL(aligned ‖ reference)**, summed over each aligned summary's tokens: mean {F(kl.AlignedMean)} nats, {ci} {Interval(kl.AlignedCiLow, kl.AlignedCiHigh)} (base policy: {F(kl.BaseMean)}).");
+        var words = Metric(Words);
+        sb.AppendLine($"- **Length in words**: base {F(words.BaseMean)}, aligned {F(words.AlignedMean)} (Δ {Signed(words.DiffMean)}, {ci} {Interval(words.DiffCiLow, words.DiffCiHigh)}).");
+        var tokens = Metric(Tokens);
+        if (tokens.N > 0)
+            sb.AppendLine($"- **Length in tokens**: base {F(tokens.BaseMean)}, aligned {F(tokens.AlignedMean)} (Δ {Signed(tokens.DiffMean)}, {ci} {Interval(tokens.DiffCiLow, tokens.DiffCiHigh)}).");
+        var improved = Rows.Count(r => r.DeltaTotal > 0);
+        var worsened = Rows.Count(r => r.DeltaTotal < 0);
+        sb.AppendLine($"- Total reward improved on {improved}, worsened on {worsened}, unchanged on {Rows.Count - improved - worsened} articles.");
+        sb.AppendLine();
+
+        sb.AppendLine("## Biggest movers").AppendLine();
+        AppendMovers(sb, "Improved most", Rows.Where(r => r.DeltaTotal > 0).OrderByDescending(r => r.DeltaTotal).Take(movers).ToList());
+        AppendMovers(sb, "Worsened most", Rows.Where(r => r.DeltaTotal < 0).OrderBy(r => r.DeltaTotal).Take(movers).ToList());
+
+        sb.AppendLine("## Side by side").AppendLine();
+        foreach (var r in Rows.Take(examples))
+        {
+            sb.AppendLine($"### {Inline(r.Id)}").AppendLine();
+            sb.AppendLine($"> {Inline(Excerpt(r.Article, 300))}").AppendLine();
+            sb.AppendLine("| | summary | total | " + string.Join(" | ", Components.Select(Cell)) + " | KL |");
+            sb.AppendLine("|---|---|---:|" + string.Concat(Components.Select(_ => "---:|")) + "---:|");
+            sb.AppendLine($"| base | {Cell(r.BaseSummary)} | {F(r.BaseTotal)} | " + string.Join(" | ", Components.Select(c => F(r.BaseComponents[c]))) + $" | {F(r.BaseKl)} |");
+            sb.AppendLine($"| aligned | {Cell(r.AlignedSummary)} | {F(r.AlignedTotal)} | " + string.Join(" | ", Components.Select(c => F(r.AlignedComponents[c]))) + $" | {F(r.AlignedKl)} |");
+            sb.AppendLine();
+        }
+        return sb.ToString();
+    }
+
+    void AppendMovers(StringBuilder sb, string title, IReadOnlyList<EvaluationRow> rows)
+    {
+        sb.AppendLine($"### {title}").AppendLine();
+        if (rows.Count == 0) { sb.AppendLine("(none)").AppendLine(); return; }
+        sb.AppendLine("| id | base total | aligned total | Δ total | base summary | aligned summary |");
+        sb.AppendLine("|---|---:|---:|---:|---|---|");
+        foreach (var r in rows)
+            sb.AppendLine($"| {Cell(r.Id)} | {F(r.BaseTotal)} | {F(r.AlignedTotal)} | {Signed(r.DeltaTotal)} | {Cell(Excerpt(r.BaseSummary, 160))} | {Cell(Excerpt(r.AlignedSummary, 160))} |");
+        sb.AppendLine();
+    }
+
+    public void SaveReport(string path, int examples = 5, int movers = 3) => AtomicFile.WriteAllText(path, ToMarkdown(examples, movers));
+
+    static string F(double x) => double.IsNaN(x) ? "n/a" : x.ToString("0.000", CultureInfo.InvariantCulture);
+    static string Signed(double x) => double.IsNaN(x) ? "n/a" : x.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture);
+    static string Percent(double x) => double.IsNaN(x) || double.IsInfinity(x) ? "n/a" : x.ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + "%";
+    static string Interval(double lo, double hi) => double.IsNaN(lo) ? "n/a" : $"[{F(lo)}, {F(hi)}]";
+    static string Excerpt(string text, int max) => text.Length <= max ? text : text[..max].TrimEnd() + "…";
+    static string Inline(string text) => string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+    static string Cell(string text) { var s = Inline(text).Replace("|", "\\|"); return s.Length == 0 ? "(empty)" : s; }
+}

@@ -1,0 +1,204 @@
+using RlhfKit.Generation;
+using RlhfKit.Models;
+using RlhfKit.Ppo;
+using RlhfKit.Rewards;
+using RlhfKit.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RlhfKit.Evaluation;
+
+/// <summary>
+/// Compares the base policy with the aligned one on held-out articles: both summarise every article with the same
+/// decoding settings and seed, every reward component scores both summaries, and a teacher-forced pass of the policy
+/// and the reference over each summary gives its sequence-level KL estimate Σ_t log p_policy(y_t) − log p_ref(y_t).
+/// </summary>
+/// <remarks>
+/// Models run in eval mode (their training flags are restored afterwards) without gradients. With sampling, batch k
+/// is drawn with seed <c>Seed + k</c> (an unseeded config is seeded with 0), the same for both policies, so results
+/// are reproducible for a given batch size. The reference defaults to the base model.
+/// </remarks>
+public sealed class PolicyEvaluator
+{
+    public PolicyEvaluator(T5ForConditionalGeneration baseModel, T5ForConditionalGeneration alignedModel, IHfTokenizer tokenizer,
+        CompositeReward reward, T5ForConditionalGeneration? reference = null)
+    {
+        ArgumentNullException.ThrowIfNull(baseModel);
+        ArgumentNullException.ThrowIfNull(alignedModel);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(reward);
+        BaseModel = baseModel;
+        AlignedModel = alignedModel;
+        Reference = reference ?? baseModel;
+        Tokenizer = tokenizer;
+        Reward = reward;
+        foreach (var (name, m) in new[] { ("aligned", alignedModel), ("reference", Reference) })
+        {
+            var (a, b) = (baseModel.Config, m.Config);
+            if (a.VocabSize != b.VocabSize || a.PadTokenId != b.PadTokenId || a.EosTokenId != b.EosTokenId || a.DecoderStartTokenId != b.DecoderStartTokenId)
+                throw new ArgumentException($"The {name} model's vocabulary or special tokens differ from the base model's.");
+        }
+        if (tokenizer.VocabSize > baseModel.Config.VocabSize)
+            throw new ArgumentException($"The tokenizer has {tokenizer.VocabSize} ids but the model's vocabulary only {baseModel.Config.VocabSize}.", nameof(tokenizer));
+    }
+
+    /// <summary>The aligned policy is the PPO model's language model (its value head plays no part).</summary>
+    public PolicyEvaluator(T5ForConditionalGeneration baseModel, Seq2SeqLMWithValueHead aligned, IHfTokenizer tokenizer,
+        CompositeReward reward, T5ForConditionalGeneration? reference = null)
+        : this(baseModel, (aligned ?? throw new ArgumentNullException(nameof(aligned))).pretrained_model, tokenizer, reward, reference) { }
+
+    public T5ForConditionalGeneration BaseModel { get; }
+    public T5ForConditionalGeneration AlignedModel { get; }
+    public T5ForConditionalGeneration Reference { get; }
+    public IHfTokenizer Tokenizer { get; }
+    public CompositeReward Reward { get; }
+    /// <summary>Put before each article (FLAN-T5's summarisation prompt).</summary>
+    public string Prefix { get; init; } = "summarize: ";
+    /// <summary>Prompts are truncated to this many tokens, eos included.</summary>
+    public int MaxInputLength { get; init; } = 512;
+    public double ConfidenceLevel { get; init; } = 0.95;
+    /// <summary>Progress messages, one per batch.</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>The prompt ids of an article: prefix + text, truncated to <see cref="MaxInputLength"/> (eos kept).</summary>
+    public long[] EncodePrompt(Article article) =>
+        Tokenizer.Encode(Prefix + article.Text, addSpecialTokens: true, maxLength: MaxInputLength).Select(i => (long)i).ToArray();
+
+    public EvaluationResult Evaluate(IReadOnlyList<Article> articles, GenerationConfig generation, int batchSize = 8)
+    {
+        ArgumentNullException.ThrowIfNull(articles);
+        ArgumentNullException.ThrowIfNull(generation);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        generation.Validate();
+        EvaluationResult.CheckReward(Reward); // before the expensive part
+        if (articles.Select(a => a.Id).Distinct().Count() != articles.Count) throw new ArgumentException("Article ids must be distinct.", nameof(articles));
+        var config = generation.DoSample && generation.Seed is null ? generation with { Seed = 0 } : generation;
+
+        var n = articles.Count;
+        var baseIds = new long[n][];
+        var alignedIds = new long[n][];
+        var baseKl = new double[n];
+        var alignedKl = new double[n];
+        var models = new[] { BaseModel, AlignedModel, Reference };
+        var wasTraining = models.Select(m => m.training).ToArray();
+        try
+        {
+            foreach (var m in models) m.eval();
+            for (int start = 0, k = 0; start < n; start += batchSize, k++)
+            {
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                int count = Math.Min(batchSize, n - start);
+                var queries = articles.Skip(start).Take(count).Select(EncodePrompt).ToList();
+                var batchConfig = config.DoSample ? config with { Seed = config.Seed!.Value + k } : config;
+                var b = GenerateIds(BaseModel, queries, batchConfig);
+                var a = GenerateIds(AlignedModel, queries, batchConfig);
+                var klB = ReferenceEquals(BaseModel, Reference) ? new double[count] : SequenceKl(BaseModel, Reference, queries, b);
+                var klA = ReferenceEquals(AlignedModel, Reference) ? new double[count] : SequenceKl(AlignedModel, Reference, queries, a);
+                for (int i = 0; i < count; i++)
+                {
+                    baseIds[start + i] = b[i]; alignedIds[start + i] = a[i];
+                    baseKl[start + i] = klB[i]; alignedKl[start + i] = klA[i];
+                }
+                Log?.Invoke($"evaluated {start + count}/{n} articles");
+            }
+        }
+        finally
+        {
+            for (int i = 0; i < models.Length; i++) models[i].train(wasTraining[i]);
+        }
+
+        var baseTexts = baseIds.Select(Decode).ToList();
+        var alignedTexts = alignedIds.Select(Decode).ToList();
+        return Build(articles, baseTexts, alignedTexts, Reward, baseKl, alignedKl,
+            baseIds.Select(ContentLength).Select(x => (int?)x).ToList(), alignedIds.Select(ContentLength).Select(x => (int?)x).ToList(),
+            baseIds, alignedIds, batchSize, config, ConfidenceLevel);
+    }
+
+    /// <summary>Evaluates summaries generated elsewhere (or saved earlier): scores both sides with
+    /// <paramref name="reward"/> and takes the KL values as given (base KL defaults to 0). Token lengths come from
+    /// <paramref name="tokenizer"/> (without special tokens) and are left unknown without one.</summary>
+    public static EvaluationResult EvaluateSummaries(IReadOnlyList<Article> articles, IReadOnlyList<string> baseSummaries,
+        IReadOnlyList<string> alignedSummaries, CompositeReward reward, IReadOnlyList<double> alignedKl,
+        IReadOnlyList<double>? baseKl = null, IHfTokenizer? tokenizer = null, int batchSize = 32, double confidenceLevel = 0.95)
+    {
+        ArgumentNullException.ThrowIfNull(articles);
+        ArgumentNullException.ThrowIfNull(baseSummaries);
+        ArgumentNullException.ThrowIfNull(alignedSummaries);
+        ArgumentNullException.ThrowIfNull(alignedKl);
+        int n = articles.Count;
+        if (baseSummaries.Count != n || alignedSummaries.Count != n || alignedKl.Count != n || (baseKl is not null && baseKl.Count != n))
+            throw new ArgumentException($"Expected {n} base summaries, aligned summaries and KL values (one per article); got {baseSummaries.Count}, {alignedSummaries.Count}, {alignedKl.Count}" +
+                (baseKl is null ? "." : $" and {baseKl.Count} base KL values."));
+        List<int?> Lengths(IReadOnlyList<string> texts) => texts.Select(t => tokenizer is null ? (int?)null : tokenizer.Encode(t, addSpecialTokens: false).Count).ToList();
+        return Build(articles, baseSummaries, alignedSummaries, reward, baseKl ?? new double[n], alignedKl,
+            Lengths(baseSummaries), Lengths(alignedSummaries), null, null, batchSize, null, confidenceLevel);
+    }
+
+    static EvaluationResult Build(IReadOnlyList<Article> articles, IReadOnlyList<string> baseTexts, IReadOnlyList<string> alignedTexts,
+        CompositeReward reward, IReadOnlyList<double> baseKl, IReadOnlyList<double> alignedKl, IReadOnlyList<int?> baseTokens,
+        IReadOnlyList<int?> alignedTokens, long[][]? baseIds, long[][]? alignedIds, int batchSize, GenerationConfig? generation, double level)
+    {
+        var b = EvaluationResult.ScoreInBatches(reward, baseTexts, batchSize);
+        var a = EvaluationResult.ScoreInBatches(reward, alignedTexts, batchSize);
+        var rows = articles.Select((art, i) => new EvaluationRow
+        {
+            Id = art.Id, Article = art.Text, BaseSummary = baseTexts[i], AlignedSummary = alignedTexts[i],
+            BaseTotal = b.Total[i], AlignedTotal = a.Total[i],
+            BaseComponents = b.Components.ToDictionary(kv => kv.Key, kv => kv.Value[i]),
+            AlignedComponents = a.Components.ToDictionary(kv => kv.Key, kv => kv.Value[i]),
+            BaseKl = baseKl[i], AlignedKl = alignedKl[i],
+            BaseTokens = baseTokens[i], AlignedTokens = alignedTokens[i],
+            BaseWords = EvaluationRow.CountWords(baseTexts[i]), AlignedWords = EvaluationRow.CountWords(alignedTexts[i]),
+            BaseResponseIds = baseIds?[i], AlignedResponseIds = alignedIds?[i],
+        }).ToList();
+        return new EvaluationResult(reward.Parts.Select(p => p.Name).ToList(), rows, generation, level);
+    }
+
+    /// <summary>Summaries (new tokens, eos kept, padding dropped) of right-padded prompts.</summary>
+    static IReadOnlyList<long[]> GenerateIds(T5ForConditionalGeneration model, IReadOnlyList<long[]> queries, GenerationConfig config)
+    {
+        using var scope = NewDisposeScope();
+        var device = model.shared.weight!.device;
+        var (ids, mask) = PpoTrainer.PadRight(queries, model.Config.PadTokenId);
+        using var output = Seq2SeqGenerator.Generate(model, ids.to(device), mask.to(device), config);
+        return output.ResponseIds();
+    }
+
+    /// <summary>Per row, Σ over the response tokens of log p_policy − log p_reference, by teacher-forced passes of both
+    /// models over (query, response). Responses are new tokens without the decoder start token.</summary>
+    public static double[] SequenceKl(T5ForConditionalGeneration policy, T5ForConditionalGeneration reference,
+        IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses)
+    {
+        if (queries.Count != responses.Count) throw new ArgumentException($"{queries.Count} queries but {responses.Count} responses.");
+        if (queries.Count == 0) return [];
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var lp = ResponseLogprobs(policy, queries, responses);
+        var lr = ResponseLogprobs(reference, queries, responses);
+        var (_, mask) = PpoTrainer.PadRight(responses, 0);
+        var kl = ((lp.to_type(float64) - lr.to_type(float64)) * mask.to_type(float64)).sum(1);
+        return kl.data<double>().ToArray();
+    }
+
+    /// <summary>[B, T] log-probabilities of each response token under <paramref name="model"/> (padding positions
+    /// hold garbage; mask them), on the CPU.</summary>
+    static Tensor ResponseLogprobs(T5ForConditionalGeneration model, IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses)
+    {
+        using var scope = NewDisposeScope();
+        var device = model.shared.weight!.device;
+        var batch = RolloutBatch.Create(queries, responses, model.Config, device);
+        using var output = model.Forward(batch.InputIds, batch.AttentionMask, decoderInputIds: batch.DecoderInputIds, decoderAttentionMask: batch.DecoderMask);
+        var logprobs = PpoMath.LogprobsFromLogits(output.Logits.to_type(float32), batch.Targets);
+        return logprobs.cpu().MoveToOuterDisposeScope();
+    }
+
+    string Decode(long[] ids)
+    {
+        // Ids past the tokenizer (FLAN-T5 pads its embedding to 32128 rows) and special tokens decode to nothing.
+        var vocab = Tokenizer.VocabSize;
+        return Tokenizer.Decode(ids.Where(t => t >= 0 && t < vocab).Select(t => (int)t), skipSpecialTokens: true);
+    }
+
+    int ContentLength(long[] ids) => ids.Length > 0 && ids[^1] == BaseModel.Config.EosTokenId ? ids.Length - 1 : ids.Length;
+}
