@@ -331,5 +331,18 @@ public sealed class AlignmentRun : IDisposable
         AtomicFile.WriteAllText(StatsJsonlPath, string.Concat(kept.Select(l => l + "\n")));
     }
 
+    /// <summary>Base (the frozen reference) against the aligned policy on the held-out articles, with the same seeded
+    /// decoding for both.</summary>
+    public Evaluation.EvaluationResult Evaluate(int batchSize = 8, Action<string>? log = null)
+    {
+        var evaluator = new Evaluation.PolicyEvaluator(Reference, Policy, Tokenizer, Reward)
+        {
+            MaxInputLength = Config.MaxPromptTokens,
+            Log = log,
+        };
+        var articles = EvalData.Select(a => new Evaluation.Article(a.Id, a.Text)).ToList();
+        return evaluator.Evaluate(articles, Config.Generation with { Seed = Config.Generation.Seed ?? 1234 }, batchSize);
+    }
+
     public void Dispose() => Trainer.Dispose();
 }

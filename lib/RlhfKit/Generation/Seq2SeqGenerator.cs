@@ -88,6 +88,17 @@ public sealed class GenerationOutput : IDisposable
 /// step feeds only the newest token. The only host synchronisation per step is the all-finished check.</summary>
 public static class Seq2SeqGenerator
 {
+    /// <summary>Generates for token-id queries of different lengths (right-padded with the model's pad token, as T5 needs).</summary>
+    public static GenerationOutput Generate(ISeq2SeqLM model, IReadOnlyList<long[]> queries, GenerationConfig config, Device? device = null)
+    {
+        using var scope = NewDisposeScope();
+        var (ids, mask) = Ppo.PpoTrainer.PadRight(queries, model.PadTokenId);
+        var output = Generate(model, ids.to(device ?? CPU), mask.to(device ?? CPU), config);
+        output.Sequences.DetachFromDisposeScope(); output.TokenLogprobs.DetachFromDisposeScope(); output.ResponseMask.DetachFromDisposeScope();
+        foreach (var s in output.Scores ?? []) s.DetachFromDisposeScope();
+        return output;
+    }
+
     public static GenerationOutput Generate(ISeq2SeqLM model, Tensor inputIds, Tensor? attentionMask, GenerationConfig config)
     {
         config.Validate();

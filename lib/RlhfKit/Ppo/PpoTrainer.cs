@@ -54,13 +54,7 @@ public sealed class PpoTrainer : IDisposable
     {
         Policy.eval();
         var seeded = generation.Seed is null && generation.DoSample ? generation with { Seed = DerivedSeed(1) } : generation;
-        using var scope = NewDisposeScope();
-        var (ids, mask) = PadRight(queries, Policy.Config.PadTokenId);
-        var output = Seq2SeqGenerator.Generate(Policy, ids.to(Device), mask.to(Device), seeded);
-        // The output owns its tensors beyond this scope.
-        output.Sequences.DetachFromDisposeScope(); output.TokenLogprobs.DetachFromDisposeScope(); output.ResponseMask.DetachFromDisposeScope();
-        foreach (var s in output.Scores ?? []) s.DetachFromDisposeScope();
-        return output;
+        return Seq2SeqGenerator.Generate(Policy, queries, seeded, Device);
     }
 
     /// <summary>One PPO optimisation step on a batch of (query, response, score). Responses are the generated

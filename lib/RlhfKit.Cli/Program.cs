@@ -1,0 +1,3 @@
+using RlhfKit.Cli;
+
+return await Commands.Build().Parse(args).InvokeAsync();

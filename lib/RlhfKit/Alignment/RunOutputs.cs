@@ -1,0 +1,61 @@
+using RlhfKit.Charts;
+using RlhfKit.Evaluation;
+using XPlot.Plotly;
+
+namespace RlhfKit.Alignment;
+
+/// <summary>The charts a run produces, from its step log and its evaluation.</summary>
+public static class RunCharts
+{
+    public static PlotlyChart RewardAndKl(IReadOnlyList<StepLog> log) => WorkshopCharts.RewardAndKl(
+        log.Select(l => (double)l.Step).ToList(), log.Select(l => l.Stats["env/reward_mean"]).ToList(), log.Select(l => l.Stats["objective/kl"]).ToList());
+
+    public static PlotlyChart RewardComponents(IReadOnlyList<StepLog> log)
+    {
+        var names = log.SelectMany(l => l.Stats.Keys).Where(k => k.StartsWith("env/reward/", StringComparison.Ordinal)).Distinct().ToList();
+        return WorkshopCharts.RewardComponents(log.Select(l => (double)l.Step).ToList(),
+            names.ToDictionary(n => n["env/reward/".Length..], n => (IReadOnlyList<double>)log.Select(l => l.Stats.GetValueOrDefault(n, double.NaN)).ToList()));
+    }
+
+    public static PlotlyChart TotalBeforeAfter(EvaluationResult evaluation) => WorkshopCharts.BeforeAfterDistributions(
+        "total reward", evaluation.Rows.Select(r => r.BaseTotal).ToList(), evaluation.Rows.Select(r => r.AlignedTotal).ToList());
+
+    /// <summary>Mean paired gain (aligned - base) of each reward with its 95% interval.</summary>
+    public static PlotlyChart Gains(EvaluationResult evaluation) => WorkshopCharts.MeanGainsWithCi(
+        evaluation.RewardMetrics.Select(evaluation.Metric).Select(m => (m.Metric, m.DiffMean, Math.Min(m.DiffCiLow, m.DiffMean), Math.Max(m.DiffCiHigh, m.DiffMean))).ToList());
+}
+
+/// <summary>Writes a run's evaluation (CSV tables, a markdown report) and charts (standalone HTML that draws offline).</summary>
+public static class RunOutputs
+{
+    public static IReadOnlyList<string> Save(string outputDir, IReadOnlyList<StepLog> log, EvaluationResult? evaluation)
+    {
+        var written = new List<string>();
+        var charts = Path.Combine(outputDir, "charts");
+        Directory.CreateDirectory(charts);
+        void Chart(string name, PlotlyChart chart)
+        {
+            var path = Path.Combine(charts, name + ".html");
+            ChartHtml.Save(chart, path);
+            written.Add(path);
+        }
+        if (log.Count > 0)
+        {
+            Chart("reward_and_kl", RunCharts.RewardAndKl(log));
+            Chart("reward_components", RunCharts.RewardComponents(log));
+        }
+        if (evaluation is not null)
+        {
+            Chart("total_reward_before_after", RunCharts.TotalBeforeAfter(evaluation));
+            Chart("reward_gains", RunCharts.Gains(evaluation));
+            var csv = Path.Combine(outputDir, "evaluation.csv");
+            evaluation.SaveCsv(csv);
+            var summary = Path.Combine(outputDir, "evaluation_summary.csv");
+            evaluation.SaveSummaryCsv(summary);
+            var report = Path.Combine(outputDir, "report.md");
+            evaluation.SaveReport(report);
+            written.AddRange([csv, summary, report]);
+        }
+        return written;
+    }
+}
