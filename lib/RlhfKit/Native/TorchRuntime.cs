@@ -90,6 +90,8 @@ public static class TorchRuntime
             {
                 var dir = Path.GetDirectoryName(torchAssembly)!;
                 yield return dir;
+                // Portable publish or build output: <dir>/runtimes/linux-x64/native/
+                yield return Path.Combine(dir, "runtimes", "linux-x64", "native");
                 // NuGet package layout: lib/<tfm>/TorchSharp.dll -> runtimes/linux-x64/native/
                 yield return Path.GetFullPath(Path.Combine(dir, "..", "..", "runtimes", "linux-x64", "native"));
             }
