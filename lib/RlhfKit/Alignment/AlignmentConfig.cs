@@ -94,9 +94,9 @@ public static class Profiles
             Generation = GenerationConfig.PpoRollout(40),
             Data = "offline",
             Epochs = 1,
-            MaxSteps = 30,
+            MaxSteps = 80,
             MaxPromptTokens = 256,
-            EvalArticles = 60,
+            EvalArticles = 150,
             CheckpointEvery = 10,
         };
     }

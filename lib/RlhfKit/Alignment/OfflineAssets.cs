@@ -57,6 +57,9 @@ public static class OfflineAssets
         var clock = Stopwatch.StartNew();
         var dir = directory ?? DefaultDirectory();
         var data = DataDirectory();
+        Directory.CreateDirectory(dir);
+        // One preparer at a time (a notebook and a test run may both ask); the others wait, then reuse its output.
+        using var gate = AcquireLock(Path.Combine(dir, ".prepare.lock"), status);
         var tone = BuildClassifier(Path.Combine(dir, "tone"), Path.Combine(data, "tone"), ["LABEL_0", "LABEL_1", "LABEL_2"], force, status);
         var acceptability = BuildClassifier(Path.Combine(dir, "acceptability"), Path.Combine(data, "acceptability"), ["LABEL_0", "LABEL_1"], force, status);
         bool trained = false;
@@ -67,6 +70,19 @@ public static class OfflineAssets
             trained = true;
         }
         return new PreparedAssets(dir, tone, acceptability, trained, clock.Elapsed);
+    }
+
+    static FileStream AcquireLock(string path, Action<string>? status)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose); }
+            catch (IOException) when (attempt < 3600)
+            {
+                if (attempt == 0) status?.Invoke($"Another process is preparing {Path.GetDirectoryName(path)}; waiting for it.");
+                Thread.Sleep(500);
+            }
+        }
     }
 
     static ClassifierMetrics BuildClassifier(string outDir, string dataDir, IReadOnlyList<string> labels, bool force, Action<string>? status)

@@ -1,0 +1,65 @@
+using System.Text.Json;
+using RlhfKit.Alignment;
+using RlhfKit.Cli;
+using RlhfKit.Tests.Charts;
+
+namespace RlhfKit.Tests.Alignment;
+
+/// <summary>The README's main job, <c>align --profile offline</c>, end to end through the command line (in-process),
+/// on the real offline models: then again on the same folder, which resumes from the checkpoint.</summary>
+[Collection(OfflineAssetsCollection.Name)]
+public class CliEndToEndTests(OfflineAssetsFixture assets)
+{
+    static async Task<(int Code, string Output)> Cli(params string[] args)
+    {
+        var stdout = Console.Out;
+        using var capture = new StringWriter();
+        Console.SetOut(capture);
+        try { return (await Commands.Build().Parse(args).InvokeAsync(), capture.ToString()); }
+        finally { Console.SetOut(stdout); }
+    }
+
+    [Fact]
+    public async Task AlignOfflineRunsEndToEndAndResumes()
+    {
+        Assert.True(OfflineAssets.IsPrepared(assets.Directory));
+        var outDir = Directory.CreateTempSubdirectory("rlhfkit-align-").FullName;
+
+        var (code, output) = await Cli("align", "--profile", "offline", "--out", outDir, "--max-steps", "6");
+        Assert.True(code == 0, output);
+        Assert.Contains($"Output folder: {outDir}", output);
+        Assert.Equal(6, File.ReadAllLines(Path.Combine(outDir, "stats.jsonl")).Length);
+        var csv = File.ReadAllLines(Path.Combine(outDir, "stats.csv"));
+        Assert.Equal(7, csv.Length); // header + one row per step
+        foreach (var key in new[] { "objective/kl", "env/reward_mean", "env/reward/acceptability", "env/reward/neutral", "ppo/loss/total" })
+            Assert.Contains(key, csv[0]);
+
+        var summary = File.ReadAllText(Path.Combine(outDir, "evaluation_summary.csv"));
+        foreach (var metric in new[] { "total", "acceptability", "neutral", "kl" }) Assert.Contains(metric, summary);
+        Assert.Contains("## Headline", File.ReadAllText(Path.Combine(outDir, "report.md")));
+        var page = HeadlessChromium.DumpDom(Path.Combine(outDir, "charts", "reward_and_kl.html"));
+        Assert.Equal(2, page.Traces);
+        var gains = HeadlessChromium.DumpDom(Path.Combine(outDir, "charts", "reward_gains.html"));
+        Assert.Equal(3, gains.YErrorBars); // total and both components, each with its interval
+
+        using (var latest = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "checkpoints", "latest.json"))))
+            Assert.Equal(6, latest.RootElement.GetProperty("step").GetInt32());
+
+        // The same command on the same folder continues from step 6.
+        (code, output) = await Cli("align", "--profile", "offline", "--out", outDir, "--max-steps", "8", "--no-eval");
+        Assert.True(code == 0, output);
+        var steps = File.ReadAllLines(Path.Combine(outDir, "stats.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()).ToList();
+        Assert.Equal(Enumerable.Range(1, 8), steps);
+    }
+
+    [Fact]
+    public async Task ScoreRunsTheSanityCheckAndUnknownProfilesFailClearly()
+    {
+        var (code, output) = await Cli("score", "--profile", "offline");
+        Assert.Equal(0, code);
+        Assert.Contains("I love you!", output);
+        Assert.Contains("neutral", output);
+        var bad = await Cli("align", "--profile", "nope", "--out", Path.GetTempPath());
+        Assert.NotEqual(0, bad.Code);
+    }
+}
