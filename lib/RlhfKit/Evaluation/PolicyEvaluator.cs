@@ -159,7 +159,7 @@ public sealed class PolicyEvaluator
     static IReadOnlyList<long[]> GenerateIds(T5ForConditionalGeneration model, IReadOnlyList<long[]> queries, GenerationConfig config)
     {
         using var scope = NewDisposeScope();
-        var device = model.shared.weight!.device;
+        var device = model.parameters().First().device;
         var (ids, mask) = PpoTrainer.PadRight(queries, model.Config.PadTokenId);
         using var output = Seq2SeqGenerator.Generate(model, ids.to(device), mask.to(device), config);
         return output.ResponseIds();
@@ -186,7 +186,7 @@ public sealed class PolicyEvaluator
     static Tensor ResponseLogprobs(T5ForConditionalGeneration model, IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses)
     {
         using var scope = NewDisposeScope();
-        var device = model.shared.weight!.device;
+        var device = model.parameters().First().device;
         var batch = RolloutBatch.Create(queries, responses, model.Config, device);
         using var output = model.Forward(batch.InputIds, batch.AttentionMask, decoderInputIds: batch.DecoderInputIds, decoderAttentionMask: batch.DecoderMask);
         var logprobs = PpoMath.LogprobsFromLogits(output.Logits.to_type(float32), batch.Targets);

@@ -24,6 +24,7 @@ public sealed class PpoTrainer : IDisposable
 {
     readonly Adam _optimizer;
     readonly RunningMoments _scoreMoments = new();
+    readonly HashSet<string> _warned = [];
 
     public PpoTrainer(PpoConfig config, Seq2SeqLMWithValueHead policy, T5ForConditionalGeneration? reference = null)
     {
@@ -34,6 +35,7 @@ public sealed class PpoTrainer : IDisposable
         foreach (var p in Reference.parameters()) p.requires_grad = false;
         Reference.eval();
         KlController = config.CreateKlController();
+        Device = policy.parameters().First().device;
         _optimizer = optim.Adam(policy.parameters().Where(p => p.requires_grad), lr: config.LearningRate);
     }
 
@@ -46,13 +48,18 @@ public sealed class PpoTrainer : IDisposable
     /// <summary>Receives TRL's warnings (ratio threshold, negative KL, early stop).</summary>
     public Action<string>? Warn { get; set; }
 
-    Device Device => Policy.pretrained_model.shared.weight!.device;
+    /// <summary>Where the policy lives (read once: module property getters can hand out new tensor wrappers).</summary>
+    Device Device { get; }
 
     /// <summary>Samples responses for <paramref name="queries"/> with the policy (dropout off); the seed defaults
     /// to one derived from the config seed and the step, so a resumed run draws the same samples.</summary>
     public GenerationOutput Generate(IReadOnlyList<long[]> queries, GenerationConfig generation)
     {
         Policy.eval();
+        // TRL's advice: settings that make the sampled tokens differ from the model's distribution bias the KL
+        // estimate (it can turn negative). They are allowed, with a warning the first time each is seen.
+        foreach (var warning in generation.KlBiasWarnings())
+            if (_warned.Add(warning)) Warn?.Invoke("Rollout settings: " + warning);
         var seeded = generation.Seed is null && generation.DoSample ? generation with { Seed = DerivedSeed(1) } : generation;
         return Seq2SeqGenerator.Generate(Policy, queries, seeded, Device);
     }

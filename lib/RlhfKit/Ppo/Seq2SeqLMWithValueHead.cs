@@ -81,7 +81,7 @@ public sealed class Seq2SeqLMWithValueHead : nn.Module, ISeq2SeqLM
         }
         foreach (var p in reference.parameters()) p.requires_grad = false;
         reference.eval();
-        var device = pretrained_model.shared.weight!.device;
+        var device = pretrained_model.parameters().First().device;
         if (device.type != DeviceType.CPU) reference.to(device);
         return reference;
     }

@@ -142,6 +142,21 @@ public class PpoTrainerTests
     }
 
     [Fact]
+    public void RolloutSettingsThatBiasTheKlAreWarnedAboutOnce()
+    {
+        using var trainer = new PpoTrainer(new PpoConfig { BatchSize = 2, MiniBatchSize = 1 }, TinyPolicy(7));
+        var warnings = new List<string>();
+        trainer.Warn = warnings.Add;
+        var workshop = new GenerationConfig { DoSample = true, MinNewTokens = 3, TopK = 0, MaxNewTokens = 4, Seed = 1 };
+        trainer.Generate(Queries(2, 0), workshop).Dispose();
+        trainer.Generate(Queries(2, 1), workshop).Dispose();
+        Assert.Single(warnings);
+        Assert.Contains("min_new_tokens", warnings[0]);
+        trainer.Generate(Queries(2, 2), GenerationConfig.PpoRollout(4)).Dispose();
+        Assert.Single(warnings);
+    }
+
+    [Fact]
     public void BadBatchesAreRejectedWithTheirIndex()
     {
         using var trainer = new PpoTrainer(new PpoConfig { BatchSize = 2, MiniBatchSize = 1 }, TinyPolicy(6));
