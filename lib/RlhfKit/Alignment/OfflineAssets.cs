@@ -60,8 +60,8 @@ public static class OfflineAssets
         Directory.CreateDirectory(dir);
         // One preparer at a time (a notebook and a test run may both ask); the others wait, then reuse its output.
         using var gate = AcquireLock(Path.Combine(dir, ".prepare.lock"), status);
-        var tone = BuildClassifier(Path.Combine(dir, "tone"), Path.Combine(data, "tone"), ["LABEL_0", "LABEL_1", "LABEL_2"], force, status);
-        var acceptability = BuildClassifier(Path.Combine(dir, "acceptability"), Path.Combine(data, "acceptability"), ["LABEL_0", "LABEL_1"], force, status);
+        var tone = BuildClassifier(Path.Combine(dir, "tone"), Path.Combine(data, "tone"), ["LABEL_0", "LABEL_1", "LABEL_2"], ToneTraining, force, status);
+        var acceptability = BuildClassifier(Path.Combine(dir, "acceptability"), Path.Combine(data, "acceptability"), ["LABEL_0", "LABEL_1"], AcceptabilityTraining, force, status);
         bool trained = false;
         var policy = Path.Combine(dir, "policy");
         if (trainPolicy || !File.Exists(Path.Combine(policy, "model.safetensors")))
@@ -85,7 +85,13 @@ public static class OfflineAssets
         }
     }
 
-    static ClassifierMetrics BuildClassifier(string outDir, string dataDir, IReadOnlyList<string> labels, bool force, Action<string>? status)
+    /// <summary>Tone words sit near the surface: the top block and the head suffice.</summary>
+    public static ClassifierTrainingConfig ToneTraining => new() { TrainTopLayers = 1, Epochs = 6, LearningRate = 3e-4 };
+
+    /// <summary>Grammaticality (doubled words, agreement) needs more of the encoder: the top two blocks, longer.</summary>
+    public static ClassifierTrainingConfig AcceptabilityTraining => new() { TrainTopLayers = 2, Epochs = 8, LearningRate = 5e-4 };
+
+    static ClassifierMetrics BuildClassifier(string outDir, string dataDir, IReadOnlyList<string> labels, ClassifierTrainingConfig training, bool force, Action<string>? status)
     {
         var metricsPath = Path.Combine(outDir, "metrics.json");
         if (!force && File.Exists(Path.Combine(outDir, "model.safetensors")) && File.Exists(metricsPath))
@@ -102,7 +108,7 @@ public static class OfflineAssets
         var vocab = Path.Combine(outDir, "vocab.txt");
         MiniLm.WriteVocab(vocab);
         var tokenizer = BertTokenizer.FromVocab(vocab, doLowerCase: true);
-        var trainer = new ClassifierHeadTrainer(model, tokenizer, new ClassifierTrainingConfig());
+        var trainer = new ClassifierHeadTrainer(model, tokenizer, training);
         trainer.EpochCompleted += (e, loss) => status?.Invoke($"  epoch {e + 1}: loss {loss:F4}");
         var metrics = trainer.Train(train, test);
         status?.Invoke($"  held-out accuracy {metrics.Accuracy:P1} ({metrics.Correct}/{metrics.Total}; chance {metrics.ChanceAccuracy:P1})");

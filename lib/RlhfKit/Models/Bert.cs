@@ -251,6 +251,22 @@ public sealed class SequenceClassifierOutput : IDisposable
     public required Tensor LastHiddenState { get; init; }
     public IReadOnlyList<Tensor>? HiddenStates { get; init; }
 
+    /// <summary>Computes the loss when labels are given (transformers' rule without problem_type: MSE for one label,
+    /// else cross-entropy) and moves everything out of the caller's dispose scope.</summary>
+    internal static SequenceClassifierOutput Create(Tensor logits, Tensor? labels, int numLabels, Tensor hidden, List<Tensor>? states)
+    {
+        Tensor? loss = labels is null ? null : numLabels == 1
+            ? F.mse_loss(logits.squeeze(-1), labels.to_type(logits.dtype))
+            : F.cross_entropy(logits.view(-1, numLabels), labels.view(-1));
+        return new SequenceClassifierOutput
+        {
+            Logits = logits.MoveToOuterDisposeScope(),
+            Loss = loss?.MoveToOuterDisposeScope(),
+            LastHiddenState = hidden.MoveToOuterDisposeScope(),
+            HiddenStates = states?.Select(s => s.MoveToOuterDisposeScope()).ToList(),
+        };
+    }
+
     public void Dispose()
     {
         Logits.Dispose(); Loss?.Dispose(); LastHiddenState.Dispose();
@@ -266,14 +282,6 @@ public interface ISequenceClassifier
     /// <summary>The longest input in tokens, specials included.</summary>
     int MaxTokens { get; }
     SequenceClassifierOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null, bool outputHiddenStates = false);
-}
-
-internal static class ClassificationLoss
-{
-    /// <summary>transformers' rule without problem_type: regression (MSE) for one label, else cross-entropy.</summary>
-    public static Tensor Compute(Tensor logits, Tensor labels, int numLabels) => numLabels == 1
-        ? F.mse_loss(logits.squeeze(-1), labels.to_type(logits.dtype))
-        : F.cross_entropy(logits.view(-1, numLabels), labels.view(-1));
 }
 
 /// <summary>BERT with a pooler and a linear classifier (transformers' BertForSequenceClassification).</summary>
@@ -306,13 +314,6 @@ public sealed class BertForSequenceClassification : nn.Module, ISequenceClassifi
         var states = outputHiddenStates ? new List<Tensor>() : null;
         var hidden = bert.Forward(inputIds, attentionMask, null, states);
         var logits = classifier.forward(dropout.forward(bert.pooler!.forward(hidden)));
-        var loss = labels is null ? null : ClassificationLoss.Compute(logits, labels, _dims.NumLabels);
-        return new SequenceClassifierOutput
-        {
-            Logits = logits.MoveToOuterDisposeScope(),
-            Loss = loss?.MoveToOuterDisposeScope(),
-            LastHiddenState = hidden.MoveToOuterDisposeScope(),
-            HiddenStates = states?.Select(s => s.MoveToOuterDisposeScope()).ToList(),
-        };
+        return SequenceClassifierOutput.Create(logits, labels, _dims.NumLabels, hidden, states);
     }
 }

@@ -60,13 +60,6 @@ public sealed class RobertaForSequenceClassification : nn.Module, ISequenceClass
         var states = outputHiddenStates ? new List<Tensor>() : null;
         var hidden = roberta.Forward(inputIds, attentionMask, null, states);
         var logits = classifier.forward(hidden);
-        var loss = labels is null ? null : ClassificationLoss.Compute(logits, labels, _dims.NumLabels);
-        return new SequenceClassifierOutput
-        {
-            Logits = logits.MoveToOuterDisposeScope(),
-            Loss = loss?.MoveToOuterDisposeScope(),
-            LastHiddenState = hidden.MoveToOuterDisposeScope(),
-            HiddenStates = states?.Select(s => s.MoveToOuterDisposeScope()).ToList(),
-        };
+        return SequenceClassifierOutput.Create(logits, labels, _dims.NumLabels, hidden, states);
     }
 }
