@@ -1,9 +1,10 @@
+using Xunit.Abstractions;
 namespace RlhfKit.Tests.Notebooks;
 
 /// <summary>Each lesson's file-based app (<c>dotnet run notebooks/NN-name.cs</c>) builds against the kit's project and runs
 /// to the end on the offline profile; its charts land as HTML files in the runs folder.</summary>
 [Collection(NotebookCollection.Name)]
-public sealed class FileBasedAppTests(NotebookHarness harness)
+public sealed class FileBasedAppTests(NotebookHarness harness, ITestOutputHelper log)
 {
     public static TheoryData<string> Lessons => new(NotebookHarness.LessonNames());
 
@@ -21,6 +22,7 @@ public sealed class FileBasedAppTests(NotebookHarness harness)
     public void Runs_to_the_end(string lesson)
     {
         var run = harness.App(lesson);
+        log.WriteLine(run.ToString());
         Assert.True(run.ExitCode == 0, $"dotnet run notebooks/{lesson}.cs exited with {run.ExitCode}:\n{NotebookHarness.Tail(run.Output)}");
         Assert.Contains(Expected[lesson], run.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", run.Output, StringComparison.Ordinal);

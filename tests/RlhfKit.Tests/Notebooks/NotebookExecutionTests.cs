@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Xunit.Abstractions;
 using RlhfKit.Charts;
 using RlhfKit.Notebooks;
 using RlhfKit.Tests.Charts;
@@ -8,7 +9,7 @@ namespace RlhfKit.Tests.Notebooks;
 /// <summary>Every lesson notebook runs headlessly top to bottom on the offline profile (dotnet-repl), with no error, and
 /// the charts it shows and saves draw offline in headless Chromium.</summary>
 [Collection(NotebookCollection.Name)]
-public sealed partial class NotebookExecutionTests(NotebookHarness harness)
+public sealed partial class NotebookExecutionTests(NotebookHarness harness, ITestOutputHelper log)
 {
     public static TheoryData<string> Lessons => new(NotebookHarness.LessonNames());
 
@@ -23,6 +24,7 @@ public sealed partial class NotebookExecutionTests(NotebookHarness harness)
     public void Runs_headless_top_to_bottom_without_errors(string lesson)
     {
         var run = harness.Notebook(lesson);
+        log.WriteLine(run.ToString());
         Assert.True(run.ExitCode == 0, $"dotnet repl exited with {run.ExitCode} for {lesson}:\n{NotebookHarness.Tail(run.Output)}");
         Assert.True(run.OutputNotebook is not null, $"dotnet repl wrote no output notebook for {lesson} (a cell may have ended the process):\n{NotebookHarness.Tail(run.Output)}");
 
@@ -113,7 +115,9 @@ public sealed partial class NotebookExecutionTests(NotebookHarness harness)
     {
         var data = DataLine().Match(html);
         Assert.True(data.Success, "no 'var data = [...]' in the chart");
-        return Regex.Count(data.Value, "\"type\":\"");
+        // Each trace object opens the array or follows a comma with its type first (XPlot's order); nested objects
+        // such as error bars have a "type" too, after "error_y":{.
+        return Regex.Count(data.Value, "[\\[,]\\{\"type\":\"");
     }
 
     [GeneratedRegex(@"var data = \[.*?\];", RegexOptions.Singleline)]

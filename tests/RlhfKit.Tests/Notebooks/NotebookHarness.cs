@@ -20,8 +20,8 @@ public sealed record LessonExecution(string Name, int ExitCode, string Output, s
 /// </summary>
 public sealed class NotebookHarness : IDisposable
 {
-    public const string Steps = "6";
-    public const string EvalArticles = "16";
+    public const string Steps = "4";
+    public const string EvalArticles = "12";
     public static readonly TimeSpan NotebookTimeout = TimeSpan.FromMinutes(8);
 
     readonly Dictionary<string, LessonExecution> _notebooks = new();
