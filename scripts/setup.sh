@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh machine: checks the .NET 10 SDK, restores packages, installs the notebook tools.
+# One-time set-up on a fresh machine: checks the .NET 10 SDK, restores packages, installs the notebook tools,
+# publishes the kit for the notebooks (artifacts/kit) and fetches plotly.js for offline charts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v dotnet >/dev/null; then
   echo "The .NET 10 SDK is required: https://dotnet.microsoft.com/download (see environment.md)" >&2; exit 1
 fi
 dotnet restore Workshop.sln 2>&1 | tail -n 2
+
+# The notebook tools, pinned in .config/dotnet-tools.json: dotnet-repl (runs notebooks headless) and dotnet-interactive.
+dotnet tool restore
+
+# The kit for the notebooks: published once to artifacts/kit, with the native libraries of this machine next to it,
+# which every lesson's first cell loads (#r "../artifacts/kit/RlhfKit.dll"). RLHFKIT_TORCH_BACKEND=cuda-linux or
+# cuda-windows publishes the GPU build instead (see environment.md). Restart open notebook kernels before rerunning.
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) rid=linux-x64 ;;
+  Darwin-arm64) rid=osx-arm64 ;;
+  MINGW*-x86_64 | MSYS*-x86_64 | CYGWIN*-x86_64) rid=win-x64 ;;
+  *) rid="" ;;
+esac
+backend="${RLHFKIT_TORCH_BACKEND:-cpu}"
+dotnet publish lib/RlhfKit -c Release ${rid:+-r "$rid"} --self-contained false -p:TorchBackend="$backend" -o artifacts/kit 2>&1 | tail -n 3
+echo "kit for the notebooks: artifacts/kit (${rid:-portable}, Torch backend $backend)"
 
 # plotly.js for offline charts (RlhfKit.Charts inlines it into chart HTML): the exact version pinned in tools/plotly.
 if command -v npm >/dev/null; then

@@ -1,0 +1,41 @@
+using Xunit.Abstractions;
+namespace RlhfKit.Tests.Notebooks;
+
+/// <summary>Each lesson's file-based app (<c>dotnet run notebooks/NN-name.cs</c>) builds against the kit's project and runs
+/// to the end on the offline profile; its charts land as HTML files in the runs folder.</summary>
+[Collection(NotebookCollection.Name)]
+public sealed class FileBasedAppTests(NotebookHarness harness, ITestOutputHelper log)
+{
+    public static TheoryData<string> Lessons => new(NotebookHarness.LessonNames());
+
+    static readonly Dictionary<string, string> Expected = new()
+    {
+        ["00-environment"] = "Everything is in place",
+        ["01-reward-classifiers"] = "LABEL_1",
+        ["02-policy-and-data"] = "kit rollout (PPO)",
+        ["03-ppo-training"] = $"step {NotebookHarness.Steps}/{NotebookHarness.Steps}",
+        ["04-evaluation"] = "acceptability",
+    };
+
+    [Theory]
+    [MemberData(nameof(Lessons))]
+    public void Runs_to_the_end(string lesson)
+    {
+        var run = harness.App(lesson);
+        log.WriteLine(run.ToString());
+        Assert.True(run.ExitCode == 0, $"dotnet run notebooks/{lesson}.cs exited with {run.ExitCode}:\n{NotebookHarness.Tail(run.Output)}");
+        Assert.Contains(Expected[lesson], run.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Saves_the_charts_a_notebook_would_show()
+    {
+        var run = harness.App("04-evaluation");
+        Assert.Equal(0, run.ExitCode);
+        var charts = Directory.GetFiles(Path.Combine(harness.AppRuns, "charts"), "*.html").Select(Path.GetFileName).Order().ToList();
+        // 00: 1 chart; 03: the live chart and the components; 04: reward/KL, gains, before/after.
+        Assert.Equal(["00-environment-01.html", "03-ppo-training-01.html", "03-ppo-training-02.html",
+                      "04-evaluation-01.html", "04-evaluation-02.html", "04-evaluation-03.html"], charts);
+    }
+}

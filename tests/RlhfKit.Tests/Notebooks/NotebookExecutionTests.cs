@@ -1,0 +1,140 @@
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+using RlhfKit.Charts;
+using RlhfKit.Notebooks;
+using RlhfKit.Tests.Charts;
+
+namespace RlhfKit.Tests.Notebooks;
+
+/// <summary>Every lesson notebook runs headlessly top to bottom on the offline profile (dotnet-repl), with no error, and
+/// the charts it shows and saves draw offline in headless Chromium.</summary>
+[Collection(NotebookCollection.Name)]
+public sealed partial class NotebookExecutionTests(NotebookHarness harness, ITestOutputHelper log)
+{
+    public static TheoryData<string> Lessons => new(NotebookHarness.LessonNames());
+
+    /// <summary>Cells that show a chart, per lesson (the test fails if a chart disappears or an unexpected one appears).</summary>
+    static readonly Dictionary<string, int> ChartCells = new()
+    {
+        ["00-environment"] = 1, ["01-reward-classifiers"] = 0, ["02-policy-and-data"] = 0, ["03-ppo-training"] = 2, ["04-evaluation"] = 3,
+    };
+
+    [Theory]
+    [MemberData(nameof(Lessons))]
+    public void Runs_headless_top_to_bottom_without_errors(string lesson)
+    {
+        var run = harness.Notebook(lesson);
+        log.WriteLine(run.ToString());
+        Assert.True(run.ExitCode == 0, $"dotnet repl exited with {run.ExitCode} for {lesson}:\n{NotebookHarness.Tail(run.Output)}");
+        Assert.True(run.OutputNotebook is not null, $"dotnet repl wrote no output notebook for {lesson} (a cell may have ended the process):\n{NotebookHarness.Tail(run.Output)}");
+
+        var cells = ExecutedCell.ReadCodeCells(run.OutputNotebook!);
+        var source = NotebookScript.ReadCells(Path.Combine(harness.NotebooksDir, lesson + ".ipynb")).Count(c => c.Kind == "code");
+        Assert.Equal(source, cells.Count);
+        foreach (var cell in cells)
+        {
+            Assert.True(cell.Ran, $"{lesson}: code cell {cell.Index} did not run:\n{cell.Source}");
+            Assert.True(!cell.Errors.Any(), $"{lesson}: code cell {cell.Index} failed: {string.Join("\n", cell.Errors)}\n---\n{cell.Source}");
+            Assert.True(!cell.Stderr.Any(), $"{lesson}: code cell {cell.Index} wrote to stderr: {string.Join("\n", cell.Stderr)}");
+        }
+        // Every cell that ends in an expression shows something; at least the settings cell does.
+        Assert.Contains(cells, c => c.Texts("text/plain").Any(t => t.Contains("profile 'offline'", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Lessons))]
+    public void Charts_shown_in_the_notebook_draw_offline(string lesson)
+    {
+        var run = harness.Notebook(lesson);
+        Assert.True(run.OutputNotebook is not null, $"no output notebook for {lesson}");
+        var charts = ExecutedCell.ReadCodeCells(run.OutputNotebook!)
+            .Select(c => c.Texts("text/html").LastOrDefault(IsChart)).OfType<string>().ToList();
+        Assert.Equal(ChartCells[lesson], charts.Count);
+        using var dir = new NotebookTempDir();
+        foreach (var (html, i) in charts.Select((h, i) => (h, i)))
+        {
+            // The final state of each chart cell carries plotly.js itself, so the saved notebook draws on its own.
+            Assert.Contains("if (!window.Plotly)", html, StringComparison.Ordinal);
+            var page = dir.Write($"{lesson}-{i}.html", Page(html));
+            var drawn = HeadlessChromium.DumpDom(page);
+            Assert.True(drawn.HasMainSvg, $"{lesson}: chart {i} did not draw");
+            Assert.Equal(TraceCount(html), drawn.Traces);
+        }
+    }
+
+    [Fact]
+    public void Training_shows_a_live_progress_bar_and_a_live_chart()
+    {
+        var run = harness.Notebook("03-ppo-training");
+        Assert.True(run.OutputNotebook is not null, "no output notebook for 03-ppo-training");
+        var training = ExecutedCell.ReadCodeCells(run.OutputNotebook!).Single(c => c.Source.Contains("run.Train()", StringComparison.Ordinal));
+        var html = training.Texts("text/html").ToList();
+        int steps = int.Parse(NotebookHarness.Steps);
+        // dotnet-repl appends each update of a displayed value (VS Code replaces it in place).
+        var bars = html.Where(h => h.Contains("<progress", StringComparison.Ordinal)).ToList();
+        Assert.True(bars.Count >= steps + 1, $"expected a progress update per step, got {bars.Count}");
+        Assert.Contains($"step {steps}/{steps}", bars[^1], StringComparison.Ordinal);
+        var live = html.Where(h => h.Contains("Plotly.newPlot", StringComparison.Ordinal) && !h.Contains("inlined by RlhfKit.Charts", StringComparison.Ordinal)).ToList();
+        Assert.Equal(steps, live.Count);
+        Assert.All(live, h => Assert.True(h.Length < 20_000, "a live update should not carry plotly.js"));
+
+        // The last live update draws both lines once plotly.js is on the page.
+        using var dir = new NotebookTempDir();
+        var bundle = PlotlyJs.Locate() ?? throw new InvalidOperationException("plotly.js is not installed: run scripts/setup.sh");
+        var page = dir.Write("live.html", $"<script src=\"{new Uri(bundle).AbsoluteUri}\"></script>\n" + Page(live[^1]));
+        var drawn = HeadlessChromium.DumpDom(page);
+        Assert.Equal(2, drawn.Traces);
+        Assert.True(drawn.LinePaths >= 2, $"expected two drawn lines, got {drawn.LinePaths}");
+    }
+
+    [Fact]
+    public void The_run_folder_holds_a_checkpoint_a_report_and_charts_that_draw_offline()
+    {
+        var run = harness.Notebook("04-evaluation");
+        Assert.Equal(0, run.ExitCode);
+        var folder = Path.Combine(harness.NotebookRuns, "notebook-offline");
+        Assert.True(File.Exists(Path.Combine(folder, "checkpoints", "latest.json")), "no checkpoint");
+        Assert.True(File.Exists(Path.Combine(folder, "report.md")), "no report");
+        Assert.True(File.Exists(Path.Combine(folder, "evaluation.csv")), "no evaluation.csv");
+        var expected = new Dictionary<string, int>
+        {
+            ["reward_and_kl.html"] = 2, ["reward_components.html"] = 2, ["total_reward_before_after.html"] = 2, ["reward_gains.html"] = 1,
+        };
+        var charts = Directory.GetFiles(Path.Combine(folder, "charts"), "*.html").ToDictionary(f => Path.GetFileName(f), f => f);
+        Assert.Equal(expected.Keys.Order(), charts.Keys.Order());
+        foreach (var (name, traces) in expected)
+            Assert.Equal(traces, HeadlessChromium.DumpDom(charts[name]).Traces);
+    }
+
+    static bool IsChart(string html) => html.Contains("Plotly.newPlot", StringComparison.Ordinal);
+
+    static string Page(string fragment) => $"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\" /></head><body>\n{fragment}\n</body></html>\n";
+
+    /// <summary>The traces a chart fragment asks plotly to draw: the entries of its <c>var data = [...]</c>.</summary>
+    static int TraceCount(string html)
+    {
+        var data = DataLine().Match(html);
+        Assert.True(data.Success, "no 'var data = [...]' in the chart");
+        // Each trace object opens the array or follows a comma with its type first (XPlot's order); nested objects
+        // such as error bars have a "type" too, after "error_y":{.
+        return Regex.Count(data.Value, "[\\[,]\\{\"type\":\"");
+    }
+
+    [GeneratedRegex(@"var data = \[.*?\];", RegexOptions.Singleline)]
+    private static partial Regex DataLine();
+}
+
+sealed class NotebookTempDir : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("rlhfkit-nbcharts-").FullName;
+    public string Write(string name, string text)
+    {
+        var file = System.IO.Path.Combine(Path, name);
+        File.WriteAllText(file, text);
+        return file;
+    }
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+}
