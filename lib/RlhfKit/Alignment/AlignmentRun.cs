@@ -9,6 +9,7 @@ using RlhfKit.Models;
 using RlhfKit.Ppo;
 using RlhfKit.Rewards;
 using RlhfKit.Tokenization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RlhfKit.Alignment;
@@ -35,6 +36,8 @@ public sealed class AlignmentRun : IDisposable
     readonly Dictionary<string, byte[]> _tokenizerFiles;
     int _epoch, _nextBatch;
     int _klStrikes;
+    /// <summary>(step, epoch, next batch) of the last checkpoint written or resumed from.</summary>
+    (int Step, int Epoch, int NextBatch)? _checkpointed;
 
     AlignmentRun(AlignmentConfig config, string outputDir, PpoTrainer trainer, IHfTokenizer tokenizer, CompositeReward reward,
         NewsDataset train, NewsDataset eval, Dictionary<string, byte[]> tokenizerFiles)
@@ -58,6 +61,9 @@ public sealed class AlignmentRun : IDisposable
     public int StepsPerEpoch => TrainData.Count / Config.Ppo.BatchSize;
     public int TotalSteps => Math.Min(Config.MaxSteps ?? int.MaxValue, StepsPerEpoch * Config.Epochs);
     public bool Finished => Trainer.StepCount >= TotalSteps;
+
+    /// <summary>Why the last <see cref="Train"/> stopped before <see cref="TotalSteps"/> (the KL ran away), or null.</summary>
+    public string? StopReason { get; private set; }
 
     public event Action<RunProgress>? Progress;
     public event Action<StepLog>? StepCompleted;
@@ -88,12 +94,18 @@ public sealed class AlignmentRun : IDisposable
         status?.Invoke($"Loading the articles ({config.Data})");
         var (train, eval) = await LoadDataAsync(config, hub);
 
-        var latest = ReadLatest(outputDir);
-        manual_seed(config.Ppo.Seed); // the value head's initial weights
+        RemoveTemporaryCheckpoints(outputDir);
+        var latest = ReadLatest(outputDir) ?? NewestCheckpoint(outputDir);
+        manual_seed(config.Ppo.Seed); // module construction draws from the global generator (the weights are then loaded)
         var reference = AutoModel.T5FromPretrained(policyFolder, device);
-        var policy = latest is null
-            ? new Seq2SeqLMWithValueHead(AutoModel.T5FromPretrained(policyFolder, device))
-            : Seq2SeqLMWithValueHead.FromPretrained(Path.Combine(outputDir, "checkpoints", latest.Folder), device);
+        Seq2SeqLMWithValueHead policy;
+        if (latest is null)
+        {
+            policy = new Seq2SeqLMWithValueHead(AutoModel.T5FromPretrained(policyFolder, device));
+            policy.v_head.Initialize(config.Ppo.Seed); // not from the global generator: runs with one seed start alike
+            if (device.type != DeviceType.CPU) policy.to(device); // the new value head is built on the CPU
+        }
+        else policy = Seq2SeqLMWithValueHead.FromPretrained(Path.Combine(outputDir, "checkpoints", latest.Folder), device);
         foreach (var p in reference.parameters()) p.requires_grad = false;
         var trainer = new PpoTrainer(config.Ppo, policy, reference);
         foreach (var warning in config.Generation.KlBiasWarnings()) status?.Invoke("Warning: " + warning);
@@ -154,6 +166,7 @@ public sealed class AlignmentRun : IDisposable
     {
         var clock = Stopwatch.StartNew();
         int startStep = Trainer.StepCount;
+        StopReason = null;
         var batches = TrainData.EpochBatches(Config.Ppo.BatchSize, Config.Epochs, Config.Ppo.Seed, _epoch, _nextBatch);
         foreach (var (epoch, index, articles) in batches)
         {
@@ -167,8 +180,8 @@ public sealed class AlignmentRun : IDisposable
                 AppendLog(log);
                 StepCompleted?.Invoke(log);
                 if (KlRanAway(log)) { Checkpoint(); break; }
+                if (Trainer.StepCount % Config.CheckpointEvery == 0) Checkpoint();
             }
-            if (Trainer.StepCount % Config.CheckpointEvery == 0) Checkpoint();
         }
         Checkpoint();
         SaveStatisticsCsv();
@@ -210,8 +223,9 @@ public sealed class AlignmentRun : IDisposable
         var kl = log.Stats["objective/kl"];
         _klStrikes = kl > Config.KlStopThreshold || !double.IsFinite(kl) ? _klStrikes + 1 : 0;
         if (_klStrikes < Config.KlPatience) return false;
-        Warn?.Invoke($"Stopping: the KL to the reference has been above {Config.KlStopThreshold} nats for {Config.KlPatience} steps " +
-            $"(now {kl:F2}). The policy is drifting from fluent text; lower the learning rate or raise the KL coefficient.");
+        StopReason = $"Stopping: the KL to the reference has been above {Config.KlStopThreshold} nats for {Config.KlPatience} steps " +
+            $"(now {kl:F2}). The policy is drifting from fluent text; lower the learning rate or raise the KL coefficient.";
+        Warn?.Invoke(StopReason);
         return true;
     }
 
@@ -256,33 +270,45 @@ public sealed class AlignmentRun : IDisposable
     }
 
     /// <summary>Writes policy, value head, optimiser moments and run state into <c>checkpoints/step-N</c>, then points
-    /// <c>latest.json</c> at it. A crash at any moment leaves the previous checkpoint intact and loadable.</summary>
+    /// <c>latest.json</c> at it. A crash at any moment leaves the previous checkpoint intact and loadable: the folder is
+    /// built under a temporary name and renamed, the folder <c>latest.json</c> names is never replaced or deleted, and
+    /// <c>latest.json</c> itself is replaced atomically.</summary>
     public void Checkpoint()
     {
-        var name = $"step-{Trainer.StepCount:D6}";
+        var state = Trainer.GetState();
+        var position = (state.StepCount, _epoch, _nextBatch);
+        if (_checkpointed == position) return; // nothing new since the last checkpoint
+        Directory.CreateDirectory(CheckpointsDir);
+        var latest = ReadLatest(OutputDir) ?? NewestCheckpoint(OutputDir);
+        // Same step, later data position (batches skipped since): a new name, so the folder latest.json names stays.
+        var name = $"step-{state.StepCount:D6}";
+        for (int k = 1; latest?.Folder == name; k++) name = $"step-{state.StepCount:D6}-r{k}";
         var final = Path.Combine(CheckpointsDir, name);
-        var latest = ReadLatest(OutputDir);
-        if (latest?.Folder == name && Directory.Exists(final)) return;
         var temp = Path.Combine(CheckpointsDir, $".{name}.{Environment.ProcessId}.tmp");
         if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         Directory.CreateDirectory(temp);
         Policy.SavePretrained(temp, _tokenizerFiles);
         Trainer.SaveOptimizer(Path.Combine(temp, "optimizer.bin"));
-        var state = Trainer.GetState();
         var run = new JsonObject
         {
             ["step"] = state.StepCount, ["kl_coef"] = state.KlCoef, ["score_count"] = state.ScoreCount,
             ["score_mean"] = state.ScoreMean, ["score_var"] = state.ScoreVar, ["epoch"] = _epoch, ["next_batch"] = _nextBatch,
-            ["profile"] = Config.Profile, ["policy"] = Config.Policy,
+            ["kl_strikes"] = _klStrikes, ["profile"] = Config.Profile, ["policy"] = Config.Policy,
         };
-        AtomicFile.WriteAllText(Path.Combine(temp, "trainer_state.json"), run.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+        AtomicFile.WriteAllText(Path.Combine(temp, TrainerStateFile), run.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (Directory.Exists(final)) Directory.Delete(final, recursive: true); // not the latest (see above): an orphan of a crash
         Directory.Move(temp, final);
         AtomicFile.WriteAllText(Path.Combine(CheckpointsDir, LatestFile), new JsonObject { ["folder"] = name, ["step"] = state.StepCount }.ToJsonString());
-        // Keep the two newest checkpoints: the latest and one before it.
-        foreach (var old in Directory.GetDirectories(CheckpointsDir, "step-*").OrderByDescending(d => d, StringComparer.Ordinal).Skip(2))
-            Directory.Delete(old, recursive: true);
+        _checkpointed = position;
+        // Keep the two newest checkpoints: this one and the one before it; anything else (older ones, orphans of a crash) goes.
+        foreach (var old in Directory.GetDirectories(CheckpointsDir, "step-*"))
+        {
+            var oldName = Path.GetFileName(old);
+            if (oldName != name && oldName != latest?.Folder) Directory.Delete(old, recursive: true);
+        }
     }
+
+    const string TrainerStateFile = "trainer_state.json";
 
     sealed record Latest(string Folder, int Step);
 
@@ -290,45 +316,117 @@ public sealed class AlignmentRun : IDisposable
     {
         var path = Path.Combine(outputDir, "checkpoints", LatestFile);
         if (!File.Exists(path)) return null;
+        Latest latest;
         try
         {
-            var node = JsonNode.Parse(File.ReadAllText(path))!;
-            var latest = new Latest(node["folder"]!.GetValue<string>(), node["step"]!.GetValue<int>());
-            return Directory.Exists(Path.Combine(outputDir, "checkpoints", latest.Folder)) ? latest
-                : throw new InvalidDataException($"{path} names checkpoint '{latest.Folder}', which does not exist.");
+            var node = JsonNode.Parse(File.ReadAllText(path));
+            if (node?["folder"] is not JsonValue folder || !folder.TryGetValue<string>(out var name) ||
+                node["step"] is not JsonValue step || !step.TryGetValue<int>(out var stepValue))
+                throw new InvalidDataException($"{path} is not a valid checkpoint pointer: it needs \"folder\" (a string) and \"step\" (an integer).");
+            latest = new Latest(name, stepValue);
         }
-        catch (Exception e) when (e is JsonException or NullReferenceException or InvalidOperationException or FormatException)
+        catch (JsonException e)
         {
             throw new InvalidDataException($"{path} is not a valid checkpoint pointer: {e.Message}", e);
+        }
+        if (latest.Folder.Length == 0 || Path.GetFileName(latest.Folder) != latest.Folder || latest.Folder is "." or "..")
+            throw new InvalidDataException($"{path} names checkpoint '{latest.Folder}', which is not a folder name inside checkpoints/.");
+        return Directory.Exists(Path.Combine(outputDir, "checkpoints", latest.Folder)) ? latest
+            : throw new InvalidDataException($"{path} names checkpoint '{latest.Folder}', which does not exist. " +
+                $"Point it at one of the step-* folders there, or delete {Path.GetDirectoryName(path)} to start over.");
+    }
+
+    /// <summary>Without latest.json (a crash after the first checkpoint folder was renamed into place but before
+    /// latest.json was written, or latest.json deleted by hand): the newest complete <c>step-*</c> folder, if any.
+    /// Folders are complete by construction (built under a temporary name, then renamed); the trainer state is the
+    /// last file written.</summary>
+    static Latest? NewestCheckpoint(string outputDir)
+    {
+        var dir = Path.Combine(outputDir, "checkpoints");
+        if (!Directory.Exists(dir)) return null;
+        foreach (var folder in Directory.GetDirectories(dir, "step-*").OrderByDescending(Path.GetFileName, StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(folder);
+            if (!File.Exists(Path.Combine(folder, TrainerStateFile)) ||
+                !int.TryParse(name.AsSpan(5, Math.Min(6, name.Length - 5)), NumberStyles.None, CultureInfo.InvariantCulture, out var step))
+                continue;
+            return new Latest(name, step);
+        }
+        return null;
+    }
+
+    /// <summary>Removes temporary checkpoint folders a crash left behind (<c>.step-*.tmp</c>).</summary>
+    static void RemoveTemporaryCheckpoints(string outputDir)
+    {
+        var dir = Path.Combine(outputDir, "checkpoints");
+        if (!Directory.Exists(dir)) return;
+        foreach (var temp in Directory.GetDirectories(dir, ".step-*.tmp"))
+        {
+            try { Directory.Delete(temp, recursive: true); }
+            catch (IOException) { } // another process may still be writing it
+            catch (UnauthorizedAccessException) { }
         }
     }
 
     void Resume(Latest latest)
     {
         var folder = Path.Combine(CheckpointsDir, latest.Folder);
-        var state = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "trainer_state.json")))!;
-        Trainer.SetState(new PpoTrainerState(state["step"]!.GetValue<int>(), state["kl_coef"]!.GetValue<double>(),
-            state["score_count"]!.GetValue<long>(), state["score_mean"]!.GetValue<double>(), state["score_var"]!.GetValue<double>()));
+        var statePath = Path.Combine(folder, TrainerStateFile);
+        if (!File.Exists(statePath)) throw new FileNotFoundException($"checkpoint {folder} has no {TrainerStateFile}.", statePath);
+        try
+        {
+            var state = JsonNode.Parse(File.ReadAllText(statePath)) as JsonObject
+                ?? throw new InvalidDataException($"{statePath} does not hold a JSON object.");
+            T Field<T>(string key) => state[key] is JsonValue v && v.TryGetValue<T>(out var value) ? value
+                : throw new InvalidDataException($"{statePath}: field '{key}' is missing or not a {typeof(T).Name}.");
+            Trainer.SetState(new PpoTrainerState(Field<int>("step"), Field<double>("kl_coef"),
+                Field<long>("score_count"), Field<double>("score_mean"), Field<double>("score_var")));
+            _epoch = Field<int>("epoch");
+            _nextBatch = Field<int>("next_batch");
+            _klStrikes = state.ContainsKey("kl_strikes") ? Field<int>("kl_strikes") : 0;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{statePath} is not valid JSON: {e.Message}", e);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new InvalidDataException($"{statePath} holds an invalid value: {e.Message}", e);
+        }
         Trainer.LoadOptimizer(Path.Combine(folder, "optimizer.bin"));
-        _epoch = state["epoch"]!.GetValue<int>();
-        _nextBatch = state["next_batch"]!.GetValue<int>();
+        _checkpointed = (Trainer.StepCount, _epoch, _nextBatch);
 
-        // Keep the logged steps the checkpoint covers; later ones will be run again.
+        // Keep the logged steps the checkpoint covers; later ones will be run again. Lines a crash cut short (or that
+        // are not log rows) are dropped.
         var kept = new List<string>();
         if (File.Exists(StatsJsonlPath))
         {
             foreach (var line in File.ReadLines(StatsJsonlPath))
             {
-                JsonNode? node;
-                try { node = JsonNode.Parse(line); } catch (JsonException) { continue; } // a line cut by a crash
-                if (node is null || node["step"]!.GetValue<int>() > latest.Step) continue;
+                if (ParseLogLine(line) is not { } log || log.Step > Trainer.StepCount || _log.Any(l => l.Step == log.Step)) continue;
                 kept.Add(line);
-                var stats = node["stats"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<double>() ?? double.NaN);
-                _log.Add(new StepLog(node["step"]!.GetValue<int>(), node["epoch"]!.GetValue<int>(), node["batch"]!.GetValue<int>(), stats,
-                    node["sample_query"]!.GetValue<string>(), node["sample_response"]!.GetValue<string>()));
+                _log.Add(log);
             }
         }
         AtomicFile.WriteAllText(StatsJsonlPath, string.Concat(kept.Select(l => l + "\n")));
+    }
+
+    /// <summary>One stats.jsonl row, or null for a line that is not one (cut by a crash, edited).</summary>
+    static StepLog? ParseLogLine(string line)
+    {
+        JsonObject? node;
+        try { node = JsonNode.Parse(line) as JsonObject; }
+        catch (JsonException) { return null; }
+        if (node is null) return null;
+        static bool Int(JsonNode? n, out int v) { v = 0; return n is JsonValue j && j.TryGetValue(out v); }
+        static string Text(JsonNode? n) => n is JsonValue j && j.TryGetValue<string>(out var s) ? s : "";
+        if (!Int(node["step"], out var step) || !Int(node["epoch"], out var epoch) || !Int(node["batch"], out var batch) ||
+            node["stats"] is not JsonObject statsNode)
+            return null;
+        var stats = new Dictionary<string, double>();
+        foreach (var (k, v) in statsNode)
+            stats[k] = v is JsonValue j && j.TryGetValue<double>(out var d) ? d : double.NaN;
+        return new StepLog(step, epoch, batch, stats, Text(node["sample_query"]), Text(node["sample_response"]));
     }
 
     /// <summary>Base (the frozen reference) against the aligned policy on the held-out articles, with the same seeded

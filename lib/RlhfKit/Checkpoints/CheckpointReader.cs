@@ -89,6 +89,11 @@ public static class CheckpointReader
         {
             throw CheckpointError.Format(path, $"ends early (truncated): {e.Message}", inner: e);
         }
+        catch (InvalidDataException e) when (CheckpointError.FileOf(e) is null)
+        {
+            // From System.IO.Compression, which reads a zip's central directory lazily and names no file.
+            throw CheckpointError.Format(path, $"is damaged: {e.Message}", inner: e);
+        }
         catch (OverflowException e)
         {
             throw CheckpointError.Format(path, $"declares sizes too large to be real: {e.Message}", inner: e);

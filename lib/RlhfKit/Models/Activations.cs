@@ -12,12 +12,18 @@ internal static class Activations
         return (0.5 * x * (1.0 + tanh(inner))).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The activation names <see cref="Apply"/> knows (transformers' ACT2FN names).</summary>
+    public static IReadOnlyList<string> Names { get; } = ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "tanh", "silu", "swish"];
+
+    public static bool IsKnown(string name) => Names.Contains(name);
+
     public static Tensor Apply(string name, Tensor x) => name switch
     {
         "gelu" => nn.functional.gelu(x),
         "gelu_new" or "gelu_pytorch_tanh" => GeluTanh(x),
         "relu" => nn.functional.relu(x),
         "tanh" => tanh(x),
-        _ => throw new NotSupportedException($"Activation '{name}' is not supported (known: gelu, gelu_new, gelu_pytorch_tanh, relu, tanh)."),
+        "silu" or "swish" => nn.functional.silu(x),
+        _ => throw new NotSupportedException($"Activation '{name}' is not supported (known: {string.Join(", ", Names)})."),
     };
 }

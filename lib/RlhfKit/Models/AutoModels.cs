@@ -11,6 +11,7 @@ public static class AutoModel
     public static T5ForConditionalGeneration T5FromPretrained(string folder, Device? device = null, ScalarType? dtype = null)
     {
         var config = T5Config.Load(folder);
+        CheckSizes(config, folder);
         var model = new T5ForConditionalGeneration(config);
         LoadWeights(model, folder, config.TiedWeights, dtype);
         model.eval();
@@ -21,6 +22,7 @@ public static class AutoModel
     public static ISequenceClassifier SequenceClassifierFromPretrained(string folder, Device? device = null, ScalarType? dtype = null)
     {
         var config = PretrainedConfig.Load(folder);
+        CheckSizes(config, folder);
         nn.Module model = config switch
         {
             RobertaConfig r => new RobertaForSequenceClassification(r),
@@ -30,6 +32,60 @@ public static class AutoModel
         LoadWeights(model, folder, config.TiedWeights, dtype);
         model.eval();
         return (ISequenceClassifier)Place(model, device, dtype);
+    }
+
+    /// <summary>
+    /// A lower bound on the number of weights a model of <paramref name="config"/>'s sizes stores (tied copies counted
+    /// once), or null for a model type without one.
+    /// </summary>
+    internal static double? MinimumWeights(PretrainedConfig config)
+    {
+        switch (config)
+        {
+            case T5Config c:
+                {
+                    double d = c.DModel, inner = (double)c.NumHeads * c.DKv, ff = (c.IsGatedAct ? 2.0 : 1.0) * c.DFf + c.DFf;
+                    var attention = 4 * d * inner;
+                    var encoder = c.NumLayers * (attention + d * ff);
+                    var decoder = c.NumDecoderLayers * (2 * attention + d * ff);
+                    var embeddings = (double)c.VocabSize * d * (c.TieWordEmbeddings ? 1 : 2);
+                    return embeddings + encoder + decoder + 2.0 * c.RelativeAttentionNumBuckets * c.NumHeads;
+                }
+            case BertLikeConfig c:
+                {
+                    double h = c.HiddenSize;
+                    var embeddings = ((double)c.VocabSize + c.MaxPositionEmbeddings + c.TypeVocabSize) * h;
+                    return embeddings + c.NumHiddenLayers * (4 * h * h + 2 * h * c.IntermediateSize) + (double)c.NumLabels * h;
+                }
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before anything is allocated, a config.json whose sizes need more weights than the folder's weight
+    /// files hold bytes (every stored weight takes at least one byte): a damaged or mismatched config would otherwise
+    /// make the kit try to allocate a model of any size.
+    /// </summary>
+    internal static void CheckSizes(PretrainedConfig config, string folder)
+    {
+        if (MinimumWeights(config) is not { } needed) return;
+        var weights = CheckpointReader.FindWeights(folder);
+        // A shard index: every file of the folder bounds what its shards can hold.
+        long bytes = weights.EndsWith(".index.json", StringComparison.OrdinalIgnoreCase)
+            ? Directory.EnumerateFiles(folder).Sum(Length)
+            : Length(weights);
+        if (needed > bytes)
+            throw new InvalidDataException(
+                $"{Path.Combine(folder, "config.json")}: its sizes (model_type '{config.ModelType}') need at least {needed:N0} weights, " +
+                $"but '{weights}' holds only {bytes:N0} bytes: the config and the weights disagree (one of them is damaged or truncated, or they belong to different models).");
+    }
+
+    /// <summary>The file's size, through symbolic links (Hub snapshots link to their blobs).</summary>
+    static long Length(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is null ? info.Length : info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target && target.Exists ? target.Length : 0;
     }
 
     internal static void LoadWeights(nn.Module model, string folder, IReadOnlyDictionary<string, string> tied, ScalarType? dtype)

@@ -35,33 +35,37 @@ public sealed class T5LayerNorm : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>relu feed-forward of T5 v1.0: wo(relu(wi(x))).</summary>
+/// <summary>Feed-forward of T5 v1.0: wo(act(wi(x))), act = relu for T5 (the config's <c>feed_forward_proj</c>).</summary>
 public sealed class T5DenseActDense : nn.Module<Tensor, Tensor>
 {
     public readonly Linear wi, wo;
     public readonly Dropout dropout;
+    readonly string _act;
 
     public T5DenseActDense(T5Config c) : base(nameof(T5DenseActDense))
     {
         wi = nn.Linear(c.DModel, c.DFf, hasBias: false);
         wo = nn.Linear(c.DFf, c.DModel, hasBias: false);
         dropout = nn.Dropout(c.DropoutRate);
+        _act = c.DenseActFn;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
-        using var h = F.relu(wi.forward(x));
+        using var pre = wi.forward(x);
+        using var h = Activations.Apply(_act, pre);
         using var d = dropout.forward(h);
         return wo.forward(d);
     }
 }
 
-/// <summary>Gated-GELU feed-forward of T5 v1.1 and FLAN-T5: wo(gelu_tanh(wi_0(x)) * wi_1(x)).</summary>
+/// <summary>Gated feed-forward of T5 v1.1 and FLAN-T5: wo(act(wi_0(x)) * wi_1(x)), act = gelu_new (tanh GELU) for gated-gelu.</summary>
 public sealed class T5DenseGatedActDense : nn.Module<Tensor, Tensor>
 {
     public readonly Linear wi_0, wi_1, wo;
     public readonly Dropout dropout;
+    readonly string _act;
 
     public T5DenseGatedActDense(T5Config c) : base(nameof(T5DenseGatedActDense))
     {
@@ -69,13 +73,14 @@ public sealed class T5DenseGatedActDense : nn.Module<Tensor, Tensor>
         wi_1 = nn.Linear(c.DModel, c.DFf, hasBias: false);
         wo = nn.Linear(c.DFf, c.DModel, hasBias: false);
         dropout = nn.Dropout(c.DropoutRate);
+        _act = c.DenseActFn;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var gate = Activations.GeluTanh(wi_0.forward(x));
+        var gate = Activations.Apply(_act, wi_0.forward(x));
         var h = dropout.forward(gate * wi_1.forward(x));
         return wo.forward(h).MoveToOuterDisposeScope();
     }

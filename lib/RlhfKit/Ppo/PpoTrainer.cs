@@ -18,7 +18,8 @@ namespace RlhfKit.Ppo;
 /// the mask covers every response token (TRL's seq2seq path drops the first generated token); dropout stays off in
 /// the policy for the whole step (so the first ratio is exactly 1, as later TRL versions do); a minibatch whose mean
 /// ratio exceeds <see cref="PpoConfig.RatioThreshold"/> skips its backward pass instead of back-propagating zeros;
-/// random streams are derived from (seed, step), so a resumed run continues exactly where it stopped.
+/// random streams are derived from (seed, step) by SplitMix64, so a resumed run (in this process or a new one) continues
+/// exactly where it stopped.
 /// </remarks>
 public sealed class PpoTrainer : IDisposable
 {
@@ -203,14 +204,21 @@ public sealed class PpoTrainer : IDisposable
         return scores;
     }
 
-    long DerivedSeed(int stream) => HashCode.Combine(Config.Seed, StepCount, stream) & 0x7fffffff;
+    long DerivedSeed(int stream) => DerivedSeed(Config.Seed, StepCount, stream);
 
-    static long[] Permutation(int n, long seed)
+    /// <summary>The seed of one random stream (<paramref name="stream"/>) of one step: a SplitMix64 mix of (seed, step,
+    /// stream), the same in every process. (It was <c>HashCode.Combine</c>, which .NET randomises per process, so a
+    /// run resumed after a restart, or a second run with the same seed, drew different samples.)</summary>
+    internal static long DerivedSeed(int seed, int step, int stream)
     {
-        var order = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
-        new Random((int)seed).Shuffle(order);
-        return order;
+        var a = new RlhfKit.Data.SplitMix64(unchecked((ulong)(uint)seed)).Next();
+        var b = new RlhfKit.Data.SplitMix64(a ^ (uint)step).Next();
+        var c = new RlhfKit.Data.SplitMix64(b ^ (uint)stream).Next();
+        return (long)(c & 0x7fffffff);
     }
+
+    static long[] Permutation(int n, long seed) =>
+        RlhfKit.Data.SplitMix64.Permutation(n, (ulong)seed).Select(i => (long)i).ToArray();
 
     internal static (Tensor Ids, Tensor Mask) PadRight(IReadOnlyList<long[]> rows, long pad)
     {
@@ -244,6 +252,7 @@ public sealed class PpoTrainer : IDisposable
     {
         var temp = AtomicFile.TempSibling(path);
         _optimizer.save_state_dict(temp);
+        using (var written = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite)) written.Flush(flushToDisk: true);
         AtomicFile.Publish(temp, path);
     }
 

@@ -21,6 +21,21 @@ public sealed class ValueHead : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Re-draws the weights as <c>nn.Linear</c>'s default initialisation does (uniform in ±1/sqrt(hidden)),
+    /// from a generator of its own seeded with <paramref name="seed"/>: the same head for the same seed, whatever else
+    /// in the process (another thread, a notebook cell) draws from torch's global generator meanwhile.</summary>
+    public void Initialize(long seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(unchecked((ulong)seed));
+        using var noGrad = no_grad();
+        var weight = summary.weight!;
+        var bias = summary.bias!;
+        var bound = 1.0 / Math.Sqrt(weight.shape[1]);
+        foreach (var p in new[] { weight, bias })
+            p.copy_((rand(p.shape, generator: generator) * 2 - 1) * bound);
+    }
+
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();

@@ -54,6 +54,7 @@ public sealed class RobertaTokenizer : PreTrainedTokenizer
         var mergesPath = Path.GetFullPath(mergesTxt);
 
         Dictionary<string, int> vocab;
+        if (!System.Text.Unicode.Utf8.IsValid(vocabBytes)) throw new InvalidDataException($"'{vocabPath}' is not valid UTF-8.");
         try
         {
             vocab = JsonSerializer.Deserialize<Dictionary<string, int>>(vocabBytes)

@@ -58,10 +58,14 @@ public sealed class T5Tokenizer : PreTrainedTokenizer
 
     protected override IReadOnlyDictionary<string, int> SplitTokens => _splitTokens;
 
+    /// <summary>The most <c>extra_ids</c> sentinels accepted (T5 uses 100); more is a damaged tokenizer_config.json.</summary>
+    public const int MaxExtraIds = 100_000;
+
     /// <summary>Loads <c>spiece.model</c>. <paramref name="extraIds"/> sentinels are appended after its pieces.</summary>
     public static T5Tokenizer FromFile(string spieceModelPath, int extraIds = 100, bool splitSpecialTokens = false, int modelMaxLength = 512)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(extraIds);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(extraIds, MaxExtraIds);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(modelMaxLength);
         var bytes = TokenizerFiles.ReadRequired(spieceModelPath, "SentencePiece model");
         var full = Path.GetFullPath(spieceModelPath);
@@ -104,6 +108,9 @@ public sealed class T5Tokenizer : PreTrainedTokenizer
         TokenizerFiles.RequireFolder(folder);
         var config = TokenizerFiles.ReadOptionalJson(folder, "tokenizer_config.json");
         var extraIds = TokenizerFiles.Int(config, "extra_ids") ?? 100;
+        if (extraIds is < 0 or > MaxExtraIds)
+            throw new InvalidDataException(
+                $"'{Path.GetFullPath(Path.Combine(folder, "tokenizer_config.json"))}': extra_ids {extraIds} is not a sentinel count (0 to {MaxExtraIds}; T5 uses 100).");
         return FromFile(Path.Combine(folder, "spiece.model"), extraIds, modelMaxLength: TokenizerFiles.ModelMaxLength(config, 512));
     }
 

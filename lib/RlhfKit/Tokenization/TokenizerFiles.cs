@@ -30,9 +30,12 @@ internal static class TokenizerFiles
     {
         var path = Path.Combine(folder, name);
         if (!File.Exists(path)) return null;
+        var bytes = File.ReadAllBytes(path);
+        // JsonDocument checks UTF-8 only when a string is read, and then throws InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new InvalidDataException($"'{Path.GetFullPath(path)}' is not valid UTF-8.");
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = JsonDocument.Parse(bytes);
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"'{Path.GetFullPath(path)}' must hold a JSON object, not {doc.RootElement.ValueKind}.");
             return doc.RootElement.Clone();

@@ -79,6 +79,13 @@ public abstract record BertLikeConfig : PretrainedConfig
         Positive("intermediate_size", IntermediateSize);
         Positive("max_position_embeddings", MaxPositionEmbeddings);
         Positive("type_vocab_size", TypeVocabSize);
+        Probability("hidden_dropout_prob", HiddenDropoutProb);
+        Probability("attention_probs_dropout_prob", AttentionProbsDropoutProb);
+        if (ClassifierDropout is { } classifierDropout) Probability("classifier_dropout", classifierDropout);
+        if (PadTokenId < 0 || PadTokenId >= VocabSize)
+            throw new InvalidDataException($"field 'pad_token_id' {PadTokenId} is not an id of the vocabulary (vocab_size {VocabSize})");
+        if (!Activations.IsKnown(HiddenAct))
+            throw new InvalidDataException($"field 'hidden_act' '{HiddenAct}' is not an activation the kit knows (known: {string.Join(", ", Activations.Names)})");
         if (HiddenSize % NumAttentionHeads != 0)
             throw new InvalidDataException($"hidden_size {HiddenSize} is not a multiple of num_attention_heads {NumAttentionHeads}");
         if (Id2Label.Count == 0) throw new InvalidDataException("id2label must hold at least one label");
@@ -126,6 +133,14 @@ public sealed record RobertaConfig : BertLikeConfig
     }
 
     public static new RobertaConfig Load(string folderOrConfigPath) => Load<RobertaConfig>(folderOrConfigPath);
+
+    private protected override void Validate()
+    {
+        base.Validate();
+        // Positions start at pad + 1: the table must hold at least <s> and </s> after them.
+        if (MaxPositionEmbeddings - PadTokenId - 1 < 2)
+            throw new InvalidDataException($"field 'max_position_embeddings' {MaxPositionEmbeddings} leaves no room for a sequence: RoBERTa's positions start at pad_token_id + 1 = {PadTokenId + 1}");
+    }
 
     public static new RobertaConfig FromJson(string json, string sourceName = "config.json") => FromJson<RobertaConfig>(json, sourceName);
 

@@ -23,10 +23,10 @@ internal sealed class ConfigFields
         try
         {
             var doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow });
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            if (doc.RootElement.ValueKind is var kind && kind != JsonValueKind.Object)
             {
-                doc.Dispose();
-                throw new InvalidDataException($"config '{source}' holds a JSON {doc.RootElement.ValueKind}, not an object");
+                doc.Dispose(); // (the kind is read before: a disposed document throws ObjectDisposedException)
+                throw new InvalidDataException($"config '{source}' holds a JSON {kind}, not an object");
             }
             return doc;
         }

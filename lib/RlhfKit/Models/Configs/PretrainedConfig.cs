@@ -103,6 +103,12 @@ public abstract record PretrainedConfig
     /// <summary>Throws <see cref="InvalidDataException"/> when field values are inconsistent.</summary>
     private protected virtual void Validate() { }
 
+    /// <summary>A dropout probability must lie in [0, 1] (torch refuses to build the layer otherwise).</summary>
+    private protected static void Probability(string name, double value)
+    {
+        if (!(value >= 0 && value <= 1)) throw new InvalidDataException($"field '{name}' must be a probability in [0, 1], got {value}");
+    }
+
     /// <summary>A float the way Python's json writes it (<c>0.1</c>, <c>1.0</c>, <c>1e-06</c>), so transformers reads a
     /// float where it wrote one.</summary>
     private protected static JsonNode Float(double value)

@@ -129,8 +129,19 @@ public sealed record T5Config : PretrainedConfig
         Positive("num_heads", NumHeads);
         Positive("relative_attention_num_buckets", RelativeAttentionNumBuckets);
         Positive("relative_attention_max_distance", RelativeAttentionMaxDistance);
+        Probability("dropout_rate", DropoutRate);
+        Probability("classifier_dropout", ClassifierDropout);
         try { ParseProj(FeedForwardProj); }
         catch (ArgumentException e) { throw new InvalidDataException(e.Message); }
+        if (!Activations.IsKnown(DenseActFn))
+            throw new InvalidDataException($"field 'feed_forward_proj' '{FeedForwardProj}' names the activation '{DenseActFn}', which the kit does not know (known: {string.Join(", ", Activations.Names)})");
+        void TokenId(string name, int value)
+        {
+            if (value < 0 || value >= VocabSize) throw new InvalidDataException($"field '{name}' {value} is not an id of the vocabulary (vocab_size {VocabSize})");
+        }
+        TokenId("pad_token_id", PadTokenId);
+        TokenId("eos_token_id", EosTokenId);
+        TokenId("decoder_start_token_id", DecoderStartTokenId);
     }
 
     private protected override void WriteFields(IDictionary<string, JsonNode?> o)
