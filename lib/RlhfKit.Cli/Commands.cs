@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using RlhfKit.Alignment;
+using RlhfKit.Benchmarks;
 using RlhfKit.Data;
 using RlhfKit.Evaluation;
 using RlhfKit.Generation;
@@ -30,6 +31,7 @@ internal static class Commands
         root.Subcommands.Add(GenerateCommand());
         root.Subcommands.Add(Download());
         root.Subcommands.Add(Prepare());
+        root.Subcommands.Add(Bench());
         return root;
     }
 
@@ -212,6 +214,46 @@ internal static class Commands
             Console.WriteLine($"tone classifier: held-out accuracy {result.Tone.Accuracy:P1} (chance {result.Tone.ChanceAccuracy:P1})");
             Console.WriteLine($"acceptability classifier: held-out accuracy {result.Acceptability.Accuracy:P1} (chance {result.Acceptability.ChanceAccuracy:P1})");
             Console.WriteLine($"assets: {result.Directory} ({result.Elapsed.TotalSeconds:F0} s)");
+            return 0;
+        });
+        return cmd;
+    }
+
+    static Command Bench()
+    {
+        var quick = new Option<bool>("--quick") { Description = "Small shapes (seconds): a smoke test, not representative figures." };
+        var output = new Option<string>("--out", "-o") { Description = "Folder for bench.json and bench.md.", DefaultValueFactory = _ => Path.Combine("runs", "bench") };
+        var threads = new Option<int?>("--threads") { Description = "torch.set_num_threads before measuring (default: TorchSharp's choice)." };
+        var sections = new Option<string[]>("--sections")
+        {
+            Description = $"Sections to run (default all): {string.Join(", ", BenchmarkOptions.AllSections)}.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var repetitions = new Option<int?>("--reps") { Description = "Timed runs per measurement (median reported)." };
+        var ppoSteps = new Option<int?>("--ppo-steps") { Description = "Measured PPO steps (default 1, after a warm-up step)." };
+        var ppoEpochs = new Option<int?>("--ppo-epochs") { Description = "PPO epochs of the measured step (default 4, the workshop's; fewer for a quicker memory check)." };
+        var policy = new Option<string?>("--policy") { Description = "A T5 folder to time generation on as well (default: the offline policy, assets/offline/policy)." };
+        var cmd = new Command("bench", "Performance benchmarks: matmul peak, cached vs recomputed generation, a PPO step by phase with peak memory, reward scoring.")
+        {
+            quick, output, threads, sections, repetitions, ppoSteps, ppoEpochs, policy,
+        };
+        cmd.SetAction(parse =>
+        {
+            var folder = parse.GetValue(policy) ?? Path.Combine(OfflineAssets.DefaultDirectory(), "policy");
+            if (!File.Exists(Path.Combine(folder, "config.json")))
+            {
+                Console.Error.WriteLine($"No T5 model in {folder}: skipping the policy generation benchmark.");
+                folder = null;
+            }
+            var options = parse.GetValue(quick) ? BenchmarkOptions.Quick(folder) : BenchmarkOptions.Full(folder);
+            options = options with { Threads = parse.GetValue(threads), Log = Console.Error.WriteLine };
+            if (parse.GetValue(sections) is { Length: > 0 } chosen) options = options with { Sections = chosen.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList() };
+            if (parse.GetValue(repetitions) is int reps) options = options with { Repetitions = reps };
+            if (parse.GetValue(ppoSteps) is int steps) options = options with { PpoSteps = steps };
+            if (parse.GetValue(ppoEpochs) is int epochs) options = options with { Ppo = options.Ppo with { PpoEpochs = epochs } };
+            var report = PerformanceBenchmark.Run(options);
+            Console.WriteLine(BenchmarkOutput.ToMarkdown(report));
+            foreach (var f in BenchmarkOutput.Save(report, Path.GetFullPath(parse.GetValue(output)!))) Console.WriteLine($"Wrote {f}");
             return 0;
         });
         return cmd;

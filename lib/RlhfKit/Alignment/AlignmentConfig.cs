@@ -1,5 +1,6 @@
 using RlhfKit.Generation;
 using RlhfKit.Ppo;
+using static TorchSharp.torch;
 
 namespace RlhfKit.Alignment;
 
@@ -33,6 +34,21 @@ public sealed record AlignmentConfig
     public int CheckpointEvery { get; init; } = 25;
     /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public string Device { get; init; } = "cpu";
+    /// <summary>Compute type of rollouts and reward scoring: null (float32, the default), <c>bfloat16</c> or
+    /// <c>float16</c>. For CUDA: TorchSharp has no autocast, so the reward models are cast and rollouts run on a cast
+    /// copy of the policy (<see cref="PpoTrainer.RolloutDType"/>); the PPO update itself stays float32.
+    /// Prefer bfloat16 for T5 (float16 overflows).</summary>
+    public string? InferenceDType { get; init; }
+
+    /// <summary><see cref="InferenceDType"/> as a torch type (null for the default).</summary>
+    public ScalarType? InferenceScalarType() => InferenceDType?.ToLowerInvariant() switch
+    {
+        null or "" or "float32" or "float" => null,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "float16" or "half" or "fp16" or "f16" => ScalarType.Float16,
+        _ => throw new ArgumentException($"InferenceDType '{InferenceDType}' is not one of float32, bfloat16, float16."),
+    };
+
     /// <summary>Stop the run when the KL to the reference stays above this many nats for <see cref="KlPatience"/> steps.</summary>
     public double KlStopThreshold { get; init; } = 30;
     public int KlPatience { get; init; } = 3;
@@ -46,6 +62,7 @@ public sealed record AlignmentConfig
         if (MaxSteps is < 1) throw new ArgumentException($"MaxSteps must be at least 1 when set (got {MaxSteps}).");
         if (MaxPromptTokens < 2) throw new ArgumentException($"MaxPromptTokens must be at least 2 (got {MaxPromptTokens}).");
         if (CheckpointEvery < 1) throw new ArgumentException($"CheckpointEvery must be at least 1 (got {CheckpointEvery}).");
+        _ = InferenceScalarType(); // throws for an unknown name
         if (EvalArticles < 2) throw new ArgumentException($"EvalArticles must be at least 2 for a confidence interval (got {EvalArticles}).");
     }
 }

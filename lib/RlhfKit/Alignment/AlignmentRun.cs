@@ -87,7 +87,7 @@ public sealed class AlignmentRun : IDisposable
         foreach (var spec in config.Rewards)
         {
             status?.Invoke($"Loading the reward model {spec.Model} ({spec.Name} = {spec.Weight} x {spec.Label})");
-            var pipeline = await TextClassificationPipeline.FromPretrainedAsync(spec.Model, device, hub: hub, progress: download);
+            var pipeline = await TextClassificationPipeline.FromPretrainedAsync(spec.Model, device, hub: hub, progress: download, dtype: config.InferenceScalarType());
             reward.Add(new ClassifierLogitReward(spec.Name, pipeline, spec.Label), spec.Weight);
         }
 
@@ -107,7 +107,7 @@ public sealed class AlignmentRun : IDisposable
         }
         else policy = Seq2SeqLMWithValueHead.FromPretrained(Path.Combine(outputDir, "checkpoints", latest.Folder), device);
         foreach (var p in reference.parameters()) p.requires_grad = false;
-        var trainer = new PpoTrainer(config.Ppo, policy, reference);
+        var trainer = new PpoTrainer(config.Ppo, policy, reference) { RolloutDType = config.InferenceScalarType() };
         foreach (var warning in config.Generation.KlBiasWarnings()) status?.Invoke("Warning: " + warning);
 
         var run = new AlignmentRun(config, outputDir, trainer, tokenizer, reward, train, eval, tokenizerFiles);

@@ -263,7 +263,8 @@ internal static class PpoMath
             ["loss/policy"] = pgLoss.detach(),
             ["loss/value"] = vfLoss.detach(),
             ["loss/total"] = loss.detach(),
-            ["policy/entropy"] = Mean(EntropyFromLogits(logits)).detach(),
+            // Statistics only: without gradients, so no [rows, length, vocab] softmax is kept for the backward pass.
+            ["policy/entropy"] = EntropyStat(logits, Mean),
             ["policy/approxkl"] = (0.5 * Mean((logprobs - oldLogprobs).square())).detach(),
             ["policy/policykl"] = Mean(oldLogprobs - logprobs).detach(),
             ["policy/clipfrac"] = pgClipfrac.detach(),
@@ -281,6 +282,12 @@ internal static class PpoMath
         foreach (var s in stats.Values) s.MoveToOuterDisposeScope();
         var vfTimesCoef = config.VfCoef * vfLoss;
         return new PpoLossResult(pgLoss.MoveToOuterDisposeScope(), vfTimesCoef.MoveToOuterDisposeScope(), stats, exceeded);
+    }
+
+    static Tensor EntropyStat(Tensor logits, Func<Tensor, Tensor> mean)
+    {
+        using var noGrad = no_grad();
+        return mean(EntropyFromLogits(logits.detach())).detach();
     }
 
     // PPOTrainer.record_step_stats (with the stack_dicts / reshaping that PPOTrainer.step does before it)

@@ -33,7 +33,7 @@ public sealed class PpoTrainer : IDisposable
         Config = config;
         Policy = policy;
         Reference = reference ?? policy.CreateReferenceModel();
-        foreach (var p in Reference.parameters()) p.requires_grad = false;
+        foreach (var p in Reference.parameters()) p.requires_grad = false; // fast path: the reference never builds graphs
         Reference.eval();
         KlController = config.CreateKlController();
         Device = policy.parameters().First().device;
@@ -52,6 +52,18 @@ public sealed class PpoTrainer : IDisposable
     /// <summary>Where the policy lives (read once: module property getters can hand out new tensor wrappers).</summary>
     Device Device { get; }
 
+    /// <summary>
+    /// Compute type of the rollouts, e.g. <c>bfloat16</c> on CUDA; null (the default) samples with the policy itself.
+    /// TorchSharp 0.107 has no autocast, so rollouts then run on a copy of the policy's language model in this type,
+    /// refreshed from the trained weights before every <see cref="Generate"/> (one extra half-size copy of the
+    /// weights on the device). PPO's log-probabilities and values are still computed in the policy's own type by
+    /// <see cref="Step"/>; only which tokens are sampled is affected by the rounding. Prefer bfloat16: T5's
+    /// feed-forward activations overflow float16. Meant for GPUs; on CPUs half-precision matmuls are usually slower.
+    /// </summary>
+    public ScalarType? RolloutDType { get; set; }
+
+    T5ForConditionalGeneration? _rolloutCopy;
+
     /// <summary>Samples responses for <paramref name="queries"/> with the policy (dropout off); the seed defaults
     /// to one derived from the config seed and the step, so a resumed run draws the same samples.</summary>
     public GenerationOutput Generate(IReadOnlyList<long[]> queries, GenerationConfig generation)
@@ -62,7 +74,33 @@ public sealed class PpoTrainer : IDisposable
         foreach (var warning in generation.KlBiasWarnings())
             if (_warned.Add(warning)) Warn?.Invoke("Rollout settings: " + warning);
         var seeded = generation.Seed is null && generation.DoSample ? generation with { Seed = DerivedSeed(1) } : generation;
-        return Seq2SeqGenerator.Generate(Policy, queries, seeded, Device);
+        return Seq2SeqGenerator.Generate(RolloutModel(), queries, seeded, Device);
+    }
+
+    /// <summary>The policy, or its copy in <see cref="RolloutDType"/> with the current weights.</summary>
+    internal ISeq2SeqLM RolloutModel()
+    {
+        if (RolloutDType is not ScalarType type || type == Policy.pretrained_model.lm_head.weight!.dtype)
+        {
+            _rolloutCopy?.Dispose();
+            _rolloutCopy = null;
+            return Policy;
+        }
+        if (_rolloutCopy is null || _rolloutCopy.shared.weight!.dtype != type)
+        {
+            _rolloutCopy?.Dispose();
+            _rolloutCopy = new T5ForConditionalGeneration(Policy.Config);
+            foreach (var p in _rolloutCopy.parameters()) p.requires_grad = false;
+            _rolloutCopy.to(type);
+            if (Device.type != DeviceType.CPU) _rolloutCopy.to(Device);
+            _rolloutCopy.eval();
+        }
+        using (no_grad())
+        {
+            var source = Policy.pretrained_model.state_dict();
+            foreach (var (name, target) in _rolloutCopy.state_dict()) target.copy_(source[name]); // casts on the device
+        }
+        return _rolloutCopy;
     }
 
     /// <summary>One PPO optimisation step on a batch of (query, response, score). Responses are the generated
@@ -83,18 +121,8 @@ public sealed class PpoTrainer : IDisposable
         var scoreTensor = ProcessScores(tensor(scores.ToArray(), dtype: float32).to(Device));
 
         // 2. Old log-probabilities and values under the policy, and reference log-probabilities, without gradients.
-        var full = Config.KlPenalty == KlPenaltyKind.Full;
-        Tensor oldLogprobs, oldValues, refLogprobs, oldFull, refFull;
-        using (no_grad())
-        {
-            using var policyOut = Policy.Forward(batch.InputIds, batch.AttentionMask, batch.DecoderInputIds, batch.DecoderMask);
-            oldLogprobs = PpoMath.LogprobsFromLogits(policyOut.Logits, batch.Targets);
-            oldValues = policyOut.Values.alias();
-            oldFull = full ? PpoMath.LogprobsFromLogits(policyOut.Logits, null, gather: false) : oldLogprobs;
-            using var refLogits = Reference.LmLogits(Reference.Decode(batch.DecoderInputIds, Reference.Encode(batch.InputIds, batch.AttentionMask), batch.AttentionMask, batch.DecoderMask));
-            refLogprobs = PpoMath.LogprobsFromLogits(refLogits, batch.Targets);
-            refFull = full ? PpoMath.LogprobsFromLogits(refLogits, null, gather: false) : refLogprobs;
-        }
+        var (oldLogprobs, oldValues, oldFull, refLogprobs, refFull) = BatchedForwardPass(batch);
+        Native.NativeHeap.Trim(); // the passes' activations are freed: give the pages back before the update allocates anew
         timings["time/ppo/forward_pass"] = Lap();
 
         // 3. Per-token rewards: -kl_coef * KL(policy || reference) at every token, plus the score on the last token.
@@ -155,6 +183,9 @@ public sealed class PpoTrainer : IDisposable
                     skipped++;
                 }
                 _optimizer.zero_grad();
+                // Peak memory: without this, heap fragmentation grows the resident size with every backward batch
+                // (measured with `rlhf bench`; see docs/performance.md).
+                Native.NativeHeap.Trim();
             }
         }
         timings["time/ppo/optimize_step"] = Lap();
@@ -177,6 +208,44 @@ public sealed class PpoTrainer : IDisposable
         stats.Scalars["time/ppo/total"] = total.Elapsed.TotalSeconds;
         StepCount++;
         return stats;
+    }
+
+    /// <summary>
+    /// The policy's and the reference's log-probabilities (and the policy's values) for the whole batch, without
+    /// gradients, in chunks of <see cref="PpoConfig.MiniBatchSize"/> rows as TRL's <c>batched_forward_pass</c> does:
+    /// the transient activations (attention scores, [rows, length, vocab] logits and their log-softmax) then scale
+    /// with the minibatch, not the batch. Each chunk keeps the full batch's padding, so every row sees exactly the
+    /// inputs of a whole-batch pass. The full-vocabulary log-softmax is kept only for the "full" KL penalty, and each
+    /// model's logits are freed before the next pass.
+    /// </summary>
+    (Tensor OldLogprobs, Tensor OldValues, Tensor OldFull, Tensor RefLogprobs, Tensor RefFull) BatchedForwardPass(RolloutBatch batch)
+    {
+        var full = Config.KlPenalty == KlPenaltyKind.Full;
+        var oldLogprobs = new List<Tensor>(); var oldValues = new List<Tensor>(); var oldFull = new List<Tensor>();
+        var refLogprobs = new List<Tensor>(); var refFull = new List<Tensor>();
+        using var noGrad = no_grad(); // fast path: nothing here is differentiated
+        long rows = batch.InputIds.shape[0];
+        for (long start = 0; start < rows; start += Config.MiniBatchSize)
+        {
+            // The big tensors (logits, encoder states) are disposed as soon as they are used; the small per-row
+            // results live in the step's scope.
+            var mb = Config.MiniBatchSize >= rows ? batch : batch.Select(arange(start, Math.Min(start + Config.MiniBatchSize, rows), dtype: int64, device: batch.InputIds.device));
+            using (var policyOut = Policy.Forward(mb.InputIds, mb.AttentionMask, mb.DecoderInputIds, mb.DecoderMask))
+            {
+                oldLogprobs.Add(PpoMath.LogprobsFromLogits(policyOut.Logits, mb.Targets));
+                oldValues.Add(policyOut.Values.alias());
+                if (full) oldFull.Add(PpoMath.LogprobsFromLogits(policyOut.Logits, null, gather: false));
+            }
+            using var refEncoded = Reference.Encode(mb.InputIds, mb.AttentionMask);
+            using var refDecoded = Reference.Decode(mb.DecoderInputIds, refEncoded, mb.AttentionMask, mb.DecoderMask);
+            using var refLogits = Reference.LmLogits(refDecoded);
+            refLogprobs.Add(PpoMath.LogprobsFromLogits(refLogits, mb.Targets));
+            if (full) refFull.Add(PpoMath.LogprobsFromLogits(refLogits, null, gather: false));
+        }
+        static Tensor Cat(List<Tensor> parts) => parts.Count == 1 ? parts[0] : cat(parts, 0); // the parts ([rows, T]) go with the step's scope
+        var old = Cat(oldLogprobs);
+        var reference = Cat(refLogprobs);
+        return (old, Cat(oldValues), full ? Cat(oldFull) : old, reference, full ? Cat(refFull) : reference);
     }
 
     void CheckBatch(IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses, IReadOnlyList<float> scores)
@@ -258,7 +327,11 @@ public sealed class PpoTrainer : IDisposable
 
     public void LoadOptimizer(string path) => _optimizer.load_state_dict(path);
 
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _rolloutCopy?.Dispose();
+    }
 }
 
 /// <summary>The trainer's resumable state (weights and optimiser moments are saved separately).</summary>

@@ -28,7 +28,10 @@ public sealed class TextClassificationPipeline
 {
     readonly nn.Module _module;
 
-    public TextClassificationPipeline(ISequenceClassifier model, IHfTokenizer tokenizer, Device? device = null, int batchSize = 16)
+    /// <param name="dtype">Compute type of the (frozen) classifier, e.g. <c>bfloat16</c> on CUDA to score faster; the
+    /// weights are cast once, the logits come back as float32. Null keeps the model's type. Meant for GPUs (CPU
+    /// half-precision matmuls are usually slower than float32); TorchSharp 0.107 has no autocast, so this casts.</param>
+    public TextClassificationPipeline(ISequenceClassifier model, IHfTokenizer tokenizer, Device? device = null, int batchSize = 16, ScalarType? dtype = null)
     {
         if (model is not nn.Module module) throw new ArgumentException("The classifier must be a TorchSharp module.", nameof(model));
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
@@ -38,8 +41,9 @@ public sealed class TextClassificationPipeline
         BatchSize = batchSize;
         _module = module;
         _module.eval();
-        foreach (var p in _module.parameters()) p.requires_grad = false; // a reward model never builds graphs
+        foreach (var p in _module.parameters()) p.requires_grad = false; // fast path: a reward model never builds graphs
         if (Device.type != DeviceType.CPU) _module.to(Device);
+        if (dtype is ScalarType type && _module.parameters().Any(p => p.dtype != type)) _module.to(type);
     }
 
     /// <summary>Files a text classifier's folder needs besides its weights (tokenizer files differ by model type).</summary>
@@ -49,12 +53,12 @@ public sealed class TextClassificationPipeline
     /// <summary>Loads a RoBERTa or BERT classifier and its tokenizer from a local folder or a Hub repo id
     /// (for example <c>cardiffnlp/twitter-roberta-base-sentiment</c>), as <c>pipeline("text-classification", model=...)</c>.</summary>
     public static async Task<TextClassificationPipeline> FromPretrainedAsync(string repoIdOrFolder, Device? device = null, int batchSize = 16,
-        Hub.HubClient? hub = null, string revision = "main", IProgress<Hub.HubDownloadProgress>? progress = null)
+        Hub.HubClient? hub = null, string revision = "main", IProgress<Hub.HubDownloadProgress>? progress = null, ScalarType? dtype = null)
     {
         var folder = await Hub.Pretrained.ResolveAsync(repoIdOrFolder, ConfigFiles, TokenizerFiles, weights: true, hub, revision, progress);
-        var model = AutoModel.SequenceClassifierFromPretrained(folder, device);
+        var model = AutoModel.SequenceClassifierFromPretrained(folder, device, dtype);
         var tokenizer = AutoTokenizer.FromPretrained(folder);
-        return new TextClassificationPipeline(model, tokenizer, device, batchSize);
+        return new TextClassificationPipeline(model, tokenizer, device, batchSize, dtype);
     }
 
     public ISequenceClassifier Model { get; }
@@ -62,6 +66,10 @@ public sealed class TextClassificationPipeline
     public Device Device { get; }
     public int BatchSize { get; }
     public IReadOnlyList<string> Labels => Model.Id2Label;
+
+    /// <summary>Batches texts of similar length together (default). Off only so the benchmark can measure what the
+    /// sorting buys (<see cref="Benchmarks.PerformanceBenchmark"/>); results are in input order either way.</summary>
+    internal bool SortByLength { get; set; } = true;
 
     /// <summary>The longest input in tokens: the smaller of the tokenizer's and the model's limits (RoBERTa's 514
     /// positions hold 512 tokens because its positions start after the pad id).</summary>
@@ -75,9 +83,11 @@ public sealed class TextClassificationPipeline
             if (texts[i] is null) throw new ArgumentNullException(nameof(texts), $"texts[{i}] is null; pass an empty string to score nothing.");
         var encoded = texts.Select(t => Tokenizer.Encode(t, addSpecialTokens: true, maxLength: MaxTokens)).ToArray();
         // Longest first, so each batch holds texts of similar length and padding stays small.
-        var order = Enumerable.Range(0, texts.Count).OrderByDescending(i => encoded[i].Count).ThenBy(i => i).ToArray();
+        var order = SortByLength
+            ? Enumerable.Range(0, texts.Count).OrderByDescending(i => encoded[i].Count).ThenBy(i => i).ToArray()
+            : Enumerable.Range(0, texts.Count).ToArray();
         var result = new float[texts.Count][];
-        using var noGrad = inference_mode();
+        using var noGrad = inference_mode(); // fast path: scoring never needs autograd (not even version counters)
         for (int start = 0; start < order.Length; start += BatchSize)
         {
             var rows = order.Skip(start).Take(BatchSize).ToArray();

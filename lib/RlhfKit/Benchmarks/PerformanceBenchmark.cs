@@ -1,0 +1,431 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using RlhfKit.Generation;
+using RlhfKit.Models;
+using RlhfKit.Ppo;
+using RlhfKit.Rewards;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RlhfKit.Benchmarks;
+
+/// <summary>
+/// The kit's performance benchmarks (CPU): the machine's float32 matmul rate, generation with the key/value cache
+/// against recomputing the prefix, one PPO step by phase with the peak process memory, and reward scoring with and
+/// without length-sorted batches. Every figure is the median of <see cref="BenchmarkOptions.Repetitions"/> timed runs
+/// after <see cref="BenchmarkOptions.Warmup"/> untimed ones (Stopwatch wall time). Models have random weights in the
+/// real models' shapes: timing depends on shapes, not on weights.
+/// </summary>
+public static class PerformanceBenchmark
+{
+    public const string FlopFormula =
+        "2*(N_enc + N_xkv)*B*L_prompt + 2*(N_dec - N_xkv + N_lm_head)*B*n_new, N = non-embedding weights of the encoder " +
+        "blocks (N_enc), decoder blocks (N_dec; N_xkv = their cross-attention k/v, applied to the encoder output once) " +
+        "and the output layer; attention-score products and embedding lookups are not counted";
+
+    public const string PpoFlopFormula =
+        "rollout_generation = F; reward_scoring = 2*N_reward*(scored tokens); forward_pass = 2*F (policy and reference); " +
+        "optimize_step = ppo_epochs*3*F (backward = 2x forward); F = the generation formula at the step's batch, prompt and response lengths";
+
+    public static BenchmarkReport Run(BenchmarkOptions options)
+    {
+        var total = Stopwatch.StartNew();
+        var log = options.Log ?? (_ => { });
+        int defaultThreads = get_num_threads();
+        if (options.Threads is int t) set_num_threads(t);
+        var sections = options.Sections.Select(s => s.ToLowerInvariant()).ToHashSet();
+        foreach (var s in sections)
+            if (!BenchmarkOptions.AllSections.Contains(s))
+                throw new ArgumentException($"Unknown benchmark section '{s}'. Known: {string.Join(", ", BenchmarkOptions.AllSections)}.");
+
+        var machine = Machine(options, defaultThreads);
+        log($"CPU: {machine.Cpu}, {machine.PhysicalCores} cores, torch threads {machine.Threads} (default {defaultThreads})");
+
+        var matmul = new List<MatmulResult>();
+        if (sections.Contains("matmul")) matmul.AddRange(MatmulSection(options, log));
+
+        // Every model benchmark is stated as a fraction of this: the best matmul rate at the threads in use.
+        double peak = matmul.Where(m => m.Threads == get_num_threads()).Select(m => m.Gflops).DefaultIfEmpty(0).Max();
+        if (peak == 0 && sections.Overlaps(["generation", "ppo", "reward"])) peak = Matmul(options.MatmulSizes.Max(), options, log).Gflops;
+
+        var generation = new List<GenerationResult>();
+        if (sections.Contains("generation")) generation.AddRange(GenerationSection(options, peak, log));
+        PpoStepResult? ppo = sections.Contains("ppo") ? PpoSection(options, peak, log) : null;
+        RewardScoringResult? reward = sections.Contains("reward") ? RewardSection(options, peak, log) : null;
+
+        machine = machine with { LoadAverageAtEnd = LoadAverage() };
+        return new BenchmarkReport { Machine = machine, Matmul = matmul, Generation = generation, Ppo = ppo, Reward = reward, TotalSeconds = total.Elapsed.TotalSeconds };
+    }
+
+    // ---- timing -----------------------------------------------------------------------------------------------
+
+    /// <summary>Median wall time of <paramref name="reps"/> runs after <paramref name="warmup"/> untimed ones.</summary>
+    internal static double Time(int warmup, int reps, Action action)
+    {
+        for (int i = 0; i < warmup; i++) action();
+        var times = new double[Math.Max(1, reps)];
+        for (int i = 0; i < times.Length; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            times[i] = sw.Elapsed.TotalSeconds;
+        }
+        return Median(times);
+    }
+
+    internal static double Median(IReadOnlyList<double> xs)
+    {
+        var s = xs.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    // ---- machine ----------------------------------------------------------------------------------------------
+
+    static MachineInfo Machine(BenchmarkOptions options, int defaultThreads) => new()
+    {
+        Cpu = CpuModel(),
+        LogicalCpus = Environment.ProcessorCount,
+        PhysicalCores = PhysicalCores(),
+        DefaultTorchThreads = defaultThreads,
+        Threads = get_num_threads(),
+        Os = RuntimeInformation.OSDescription,
+        DotNet = RuntimeInformation.FrameworkDescription,
+        TorchSharp = typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+            ?? typeof(torch).Assembly.GetName().Version?.ToString() ?? "?",
+        Device = "cpu",
+        LoadAverage = LoadAverage(),
+        Quick = options.IsQuick,
+        Warmup = options.Warmup,
+        Repetitions = options.Repetitions,
+        StartedUtc = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>The 1-minute load average (/proc/loadavg); −1 where unknown. Above ~0.5 on an idle machine, other
+    /// processes compete for the cores and timings (OpenMP threads especially) suffer.</summary>
+    public static double LoadAverage()
+    {
+        try
+        {
+            if (File.Exists("/proc/loadavg"))
+                return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException) { }
+        return -1;
+    }
+
+    /// <summary>"model name" of /proc/cpuinfo, else the architecture.</summary>
+    public static string CpuModel()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+                foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                    if (line.StartsWith("model name", StringComparison.Ordinal)) return line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { }
+        return RuntimeInformation.ProcessArchitecture.ToString();
+    }
+
+    /// <summary>Distinct (physical id, core id) pairs of /proc/cpuinfo, else the logical processor count.</summary>
+    public static int PhysicalCores()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                var cores = new HashSet<(string, string)>();
+                string physical = "0";
+                foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                {
+                    if (line.StartsWith("physical id", StringComparison.Ordinal)) physical = line[(line.IndexOf(':') + 1)..].Trim();
+                    else if (line.StartsWith("core id", StringComparison.Ordinal)) cores.Add((physical, line[(line.IndexOf(':') + 1)..].Trim()));
+                }
+                if (cores.Count > 0) return cores.Count;
+            }
+        }
+        catch (IOException) { }
+        return Environment.ProcessorCount;
+    }
+
+    // ---- matmul -----------------------------------------------------------------------------------------------
+
+    static IEnumerable<MatmulResult> MatmulSection(BenchmarkOptions options, Action<string> log)
+    {
+        var results = options.MatmulSizes.Select(n => Matmul(n, options, log)).ToList();
+        int threads = get_num_threads();
+        if (options.MatmulSingleThread && threads > 1)
+        {
+            set_num_threads(1);
+            try { results.Add(Matmul(options.MatmulSizes.Max(), options, log)); }
+            finally { set_num_threads(threads); }
+        }
+        return results;
+    }
+
+    static MatmulResult Matmul(int n, BenchmarkOptions options, Action<string> log)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = inference_mode();
+        var generator = new Generator(0);
+        var a = randn([n, n], generator: generator);
+        var b = randn([n, n], generator: generator);
+        // Enough products per timed run that it lasts about a quarter of a second.
+        var first = Stopwatch.StartNew();
+        using (a.mm(b)) { }
+        int inner = Math.Max(1, (int)Math.Ceiling(0.25 / Math.Max(first.Elapsed.TotalSeconds, 1e-6)));
+        var seconds = Time(options.Warmup, options.Repetitions, () => { for (int i = 0; i < inner; i++) using (a.mm(b)) { } }) / inner;
+        var result = new MatmulResult(n, get_num_threads(), seconds, 2.0 * n * n * n / seconds / 1e9);
+        log($"matmul {n}x{n}, {result.Threads} thread(s): {result.Gflops:F1} GFLOP/s");
+        return result;
+    }
+
+    // ---- generation -------------------------------------------------------------------------------------------
+
+    static IEnumerable<GenerationResult> GenerationSection(BenchmarkOptions options, double peakGflops, Action<string> log)
+    {
+        var results = new List<GenerationResult>();
+        manual_seed(0);
+        using (var model = new T5ForConditionalGeneration(options.GenerationModel))
+        {
+            model.eval();
+            results.AddRange(Generation(model, options.GenerationModelName, options, peakGflops, log));
+        }
+        if (options.PolicyFolder is string folder)
+        {
+            using var policy = AutoModel.T5FromPretrained(folder);
+            results.AddRange(Generation(policy, $"offline policy ({Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))})", options, peakGflops, log));
+        }
+        return results;
+    }
+
+    internal static long ParameterCount(T5ForConditionalGeneration model) =>
+        model.state_dict().Where(kv => !model.TiedWeights.ContainsKey(kv.Key)).Sum(kv => kv.Value.numel());
+
+    /// <summary>Weights applied to every token: the encoder layers (not the embedding tables, nor the head, which
+    /// sees one token per text).</summary>
+    internal static long NonEmbeddingParameters(RobertaForSequenceClassification model) =>
+        model.roberta.encoder.parameters().Sum(p => p.numel());
+
+    /// <summary>Model FLOPs of generating <paramref name="newTokens"/> for <paramref name="batch"/> prompts of
+    /// <paramref name="promptTokens"/> (see <see cref="FlopFormula"/>).</summary>
+    internal static double ModelFlop(T5ForConditionalGeneration model, int batch, int promptTokens, int newTokens)
+    {
+        static long Count(nn.Module m) => m.parameters().Sum(p => p.numel());
+        long encoder = Count(model.encoder.block) + Count(model.encoder.final_layer_norm);
+        long decoder = Count(model.decoder.block) + Count(model.decoder.final_layer_norm);
+        long crossKv = 0;
+        foreach (var block in model.decoder.block)
+        {
+            var cross = ((T5LayerCrossAttention)block.layer[1]).EncDecAttention;
+            crossKv += cross.k.weight!.numel() + cross.v.weight!.numel();
+        }
+        long head = model.lm_head.weight!.numel();
+        return 2.0 * (encoder + crossKv) * batch * promptTokens + 2.0 * (decoder - crossKv + head) * batch * newTokens;
+    }
+
+    static List<GenerationResult> Generation(T5ForConditionalGeneration model, string name, BenchmarkOptions options, double peakGflops, Action<string> log)
+    {
+        using var scope = NewDisposeScope();
+        int batch = options.GenerationBatch, prompt = options.PromptTokens;
+        var c = model.Config;
+        var generator = new Generator(1);
+        var ids = randint(Math.Max(2, c.EosTokenId + 1), c.VocabSize, [batch, prompt], generator: generator, dtype: int64);
+        ids.index_fill_(1, tensor(new long[] { prompt - 1 }), c.EosTokenId); // prompts end with eos, as tokenized ones do
+        var mask = ones_like(ids);
+        long parameters = ParameterCount(model);
+
+        double encoderSeconds = Time(options.Warmup, options.Repetitions, () =>
+        {
+            using var noGrad = no_grad();
+            using var s = NewDisposeScope();
+            model.Encode(ids, mask);
+        });
+
+        var results = new List<GenerationResult>();
+        for (int k = 0; k < options.NewTokens.Count; k++)
+        {
+            int n = options.NewTokens[k];
+            // Pure sampling with eos masked, so every row produces exactly n tokens.
+            var config = new GenerationConfig { DoSample = true, TopK = 0, TopP = 1, MaxNewTokens = n, MinNewTokens = n, Seed = 1 };
+            double cached = Time(options.Warmup, options.Repetitions, () =>
+            {
+                using var output = Seq2SeqGenerator.Generate(model, ids, mask, config);
+                if (output.Sequences.shape[1] != n + 1) throw new InvalidOperationException($"expected {n} new tokens, got {output.Sequences.shape[1] - 1}");
+            });
+            // The baseline is slow (quadratic in n): warm it up once, at the first length only.
+            double recompute = Time(k == 0 ? options.Warmup : 0, options.RecomputeRepetitions, () =>
+            {
+                using var sequences = RecomputeGeneration.Generate(model, ids, mask, config);
+                if (sequences.shape[1] != n + 1) throw new InvalidOperationException($"expected {n} new tokens, got {sequences.shape[1] - 1}");
+            });
+            double flop = ModelFlop(model, batch, prompt, n);
+            double generated = (double)batch * n;
+            var r = new GenerationResult
+            {
+                Model = name, Parameters = parameters, Batch = batch, PromptTokens = prompt, NewTokens = n,
+                EncoderSeconds = encoderSeconds, CachedSeconds = cached, RecomputeSeconds = recompute,
+                CachedTokensPerSecond = generated / cached, RecomputeTokensPerSecond = generated / recompute,
+                CachedMsPerStep = Math.Max(cached - encoderSeconds, 0) / n * 1000, RecomputeMsPerStep = Math.Max(recompute - encoderSeconds, 0) / n * 1000,
+                CacheSpeedup = recompute / cached,
+                ModelGflop = flop / 1e9, CachedGflops = flop / cached / 1e9, RecomputeGflops = flop / recompute / 1e9,
+                CachedFractionOfPeak = flop / cached / 1e9 / peakGflops, RecomputeFractionOfPeak = flop / recompute / 1e9 / peakGflops,
+                FlopFormula = FlopFormula,
+            };
+            log($"generate {name}, {n} new tokens: cached {r.CachedTokensPerSecond:F1} tok/s, recompute {r.RecomputeTokensPerSecond:F1} tok/s (x{r.CacheSpeedup:F2}), {r.CachedFractionOfPeak:P1} of matmul peak");
+            results.Add(r);
+        }
+        return results;
+    }
+
+    // ---- PPO step ---------------------------------------------------------------------------------------------
+
+    static PpoStepResult PpoSection(BenchmarkOptions options, double peakGflops, Action<string> log)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        bool reset = ProcessMemory.ResetPeak();
+        long start = ProcessMemory.CurrentBytes();
+        var o = options;
+        int batch = o.Ppo.BatchSize;
+
+        manual_seed(0);
+        var policy = new Seq2SeqLMWithValueHead(new T5ForConditionalGeneration(o.PpoModel));
+        using var trainer = new PpoTrainer(o.Ppo, policy);
+        using var classifier = new RobertaForSequenceClassification(o.RewardModel);
+        var tokenizer = new SyntheticWordTokenizer(o.RewardModel.VocabSize);
+        var pipeline = new TextClassificationPipeline(classifier, tokenizer, batchSize: 16);
+        long models = ProcessMemory.CurrentBytes();
+        long policyParameters = ParameterCount(policy.pretrained_model);
+        long rewardParameters = classifier.parameters().Sum(p => p.numel());
+
+        var random = new Random(0);
+        long[] Query(int length) => [.. Enumerable.Range(0, length - 1).Select(_ => (long)random.Next(2, o.PpoModel.VocabSize)), o.PpoModel.EosTokenId];
+
+        var phases = new Dictionary<string, List<double>>();
+        var phasePeaks = new Dictionary<string, long>();
+        var flops = new Dictionary<string, double>();
+        void Record(string key, double seconds) { if (!phases.TryGetValue(key, out var l)) phases[key] = l = []; l.Add(seconds); }
+
+        // Warm-up on short prompts (loads kernels, sizes the allocator), then the measured steps.
+        for (int step = 0; step < 1 + o.PpoSteps; step++)
+        {
+            bool warm = step == 0;
+            int promptTokens = warm ? Math.Min(16, o.PpoPromptTokens) : o.PpoPromptTokens;
+            int newTokens = warm ? Math.Min(4, o.PpoNewTokens) : o.PpoNewTokens;
+            var queries = Enumerable.Range(0, batch).Select(_ => Query(promptTokens)).ToList();
+            var peaks = new Dictionary<string, long>();
+            // Each phase's own high-water mark (where the reset works; otherwise the running maximum).
+            T Phase<T>(string name, Func<T> run)
+            {
+                ProcessMemory.ResetPeak();
+                var value = run();
+                peaks[name] = ProcessMemory.PeakBytes();
+                return value;
+            }
+            var clock = Stopwatch.StartNew();
+            // Rollouts: pure sampling (TRL's advice); eos masked so every response has the configured length.
+            var generation = GenerationConfig.PpoRollout(newTokens) with { MinNewTokens = newTokens };
+            var responses = Phase("rollout_generation", () => { using var rollout = trainer.Generate(queries, generation); return rollout.ResponseIds(); });
+            double generate = clock.Elapsed.TotalSeconds;
+
+            clock.Restart();
+            var texts = responses.Select(r => tokenizer.Decode(r.Select(i => (int)i))).ToList();
+            var scores = Phase("reward_scoring", () => pipeline.LabelScores(texts, "LABEL_1"));
+            double score = clock.Elapsed.TotalSeconds;
+
+            clock.Restart();
+            var stats = Phase("trainer_step", () => trainer.Step(queries, responses, scores));
+            double update = clock.Elapsed.TotalSeconds;
+            foreach (var (k, v) in peaks) phasePeaks[k] = Math.Max(phasePeaks.GetValueOrDefault(k), v);
+            if (warm) continue;
+
+            Record("rollout_generation", generate);
+            Record("reward_scoring", score);
+            foreach (var (key, value) in stats.Scalars)
+                if (key.StartsWith("time/ppo/", StringComparison.Ordinal)) Record(key, value);
+            Record("trainer_step", update);
+            Record("step_total", generate + score + update);
+            double f = ModelFlop(policy.pretrained_model, batch, promptTokens, newTokens);
+            flops["rollout_generation"] = f;
+            flops["reward_scoring"] = 2.0 * NonEmbeddingParameters(classifier) * texts.Sum(t => tokenizer.Encode(t, true, pipeline.MaxTokens).Count);
+            flops["time/ppo/forward_pass"] = 2 * f;
+            flops["time/ppo/optimize_step"] = o.Ppo.PpoEpochs * 3 * f;
+            flops["trainer_step"] = flops["time/ppo/forward_pass"] + flops["time/ppo/optimize_step"];
+            flops["step_total"] = flops["rollout_generation"] + flops["reward_scoring"] + flops["trainer_step"];
+            log($"PPO step: generate {generate:F1} s, score {score:F1} s, PpoTrainer.Step {update:F1} s; peak memory (MiB) " +
+                string.Join(", ", peaks.Select(kv => $"{kv.Key} {kv.Value / 1048576.0:F0}")));
+        }
+
+        long peak = Math.Max(ProcessMemory.PeakBytes(), phasePeaks.Values.DefaultIfEmpty(0).Max());
+        trainer.Reference.Dispose();
+        policy.Dispose();
+        var seconds = phases.ToDictionary(kv => kv.Key, kv => Median(kv.Value));
+        return new PpoStepResult
+        {
+            PhaseGflop = flops.ToDictionary(kv => kv.Key, kv => kv.Value / 1e9),
+            PhaseFractionOfPeak = flops.Where(kv => seconds.GetValueOrDefault(kv.Key) > 0).ToDictionary(kv => kv.Key, kv => kv.Value / seconds[kv.Key] / 1e9 / peakGflops),
+            MatmulPeakGflops = peakGflops,
+            Model = o.PpoModelName, RewardModel = o.RewardModelName,
+            PolicyParameters = policyParameters, RewardParameters = rewardParameters,
+            Batch = batch, MiniBatch = o.Ppo.MiniBatchSize, GradientAccumulationSteps = o.Ppo.GradientAccumulationSteps, PpoEpochs = o.Ppo.PpoEpochs,
+            PromptTokens = o.PpoPromptTokens, NewTokens = o.PpoNewTokens, MeasuredSteps = o.PpoSteps,
+            PhaseSeconds = seconds,
+            PeakMemoryBytes = peak, PeakMemoryByPhaseBytes = phasePeaks, StartMemoryBytes = start, ModelsMemoryBytes = models, PeakResetAtStart = reset,
+            PeakMemorySource = ProcessMemory.Source,
+        };
+    }
+
+    // ---- reward scoring ---------------------------------------------------------------------------------------
+
+    /// <summary>Texts of evenly spread word counts between <paramref name="minWords"/> and <paramref name="maxWords"/>,
+    /// in a shuffled (seeded) order.</summary>
+    internal static List<string> SyntheticTexts(int count, int minWords, int maxWords, int vocabSize, int seed = 0)
+    {
+        var random = new Random(seed);
+        var lengths = Enumerable.Range(0, count).Select(i => count == 1 ? minWords : minWords + (int)Math.Round((double)(maxWords - minWords) * i / (count - 1))).ToArray();
+        random.Shuffle(lengths);
+        return lengths.Select(n => string.Join(' ', Enumerable.Range(0, n).Select(_ => $"w{random.Next(4, vocabSize)}"))).ToList();
+    }
+
+    /// <summary>Tokens the model processes when <paramref name="lengths"/> are batched in the given order.</summary>
+    static long PaddedTokens(IReadOnlyList<int> lengths, int batchSize) =>
+        lengths.Chunk(batchSize).Sum(c => (long)c.Max() * c.Length);
+
+    static RewardScoringResult RewardSection(BenchmarkOptions options, double peakGflops, Action<string> log)
+    {
+        var o = options;
+        manual_seed(0);
+        using var classifier = new RobertaForSequenceClassification(o.RewardModel);
+        var tokenizer = new SyntheticWordTokenizer(o.RewardModel.VocabSize);
+        var pipeline = new TextClassificationPipeline(classifier, tokenizer, batchSize: o.RewardBatchSize);
+        var texts = SyntheticTexts(o.RewardTexts, o.RewardMinWords, o.RewardMaxWords, o.RewardModel.VocabSize);
+        var lengths = texts.Select(t => tokenizer.Encode(t, true, pipeline.MaxTokens).Count).ToList();
+
+        // Warm up on a slice (kernels and allocator), then time the whole set both ways.
+        for (int i = 0; i < o.Warmup; i++) pipeline.Logits(texts.Take(o.RewardBatchSize).ToList());
+        pipeline.SortByLength = true;
+        double sorted = Time(0, o.RewardRepetitions, () => pipeline.Logits(texts));
+        pipeline.SortByLength = false;
+        double unsorted = Time(0, o.RewardRepetitions, () => pipeline.Logits(texts));
+        pipeline.SortByLength = true;
+        double flop = 2.0 * NonEmbeddingParameters(classifier) * lengths.Sum(l => (long)l);
+
+        var result = new RewardScoringResult
+        {
+            Model = o.RewardModelName, Texts = texts.Count, MinWords = o.RewardMinWords, MaxWords = o.RewardMaxWords, BatchSize = o.RewardBatchSize,
+            RealTokens = lengths.Sum(l => (long)l),
+            SortedPaddedTokens = PaddedTokens(lengths.OrderByDescending(l => l).ToList(), o.RewardBatchSize),
+            UnsortedPaddedTokens = PaddedTokens(lengths, o.RewardBatchSize),
+            TokenLengths = lengths,
+            ModelGflop = flop / 1e9, MatmulPeakGflops = peakGflops,
+            SortedFractionOfPeak = flop / sorted / 1e9 / peakGflops, UnsortedFractionOfPeak = flop / unsorted / 1e9 / peakGflops,
+            SortedSeconds = sorted, UnsortedSeconds = unsorted,
+            SortedTextsPerSecond = texts.Count / sorted, UnsortedTextsPerSecond = texts.Count / unsorted,
+            SortingSpeedup = unsorted / sorted,
+        };
+        log($"reward scoring: sorted {result.SortedTextsPerSecond:F1} texts/s, unsorted {result.UnsortedTextsPerSecond:F1} texts/s (x{result.SortingSpeedup:F2}), {result.SortedFractionOfPeak:P1} of matmul peak sorted");
+        return result;
+    }
+}

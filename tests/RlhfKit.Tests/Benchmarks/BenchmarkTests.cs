@@ -1,0 +1,155 @@
+using System.Text.Json;
+using RlhfKit.Alignment;
+using RlhfKit.Benchmarks;
+
+namespace RlhfKit.Tests.Benchmarks;
+
+/// <summary>The benchmark's quick sizes end to end. Nothing here is a timed pass/fail threshold: the checks are the
+/// structure of bench.json, that every figure is a positive finite number, and that the key/value cache beats
+/// recomputing the prefix (true by a wide margin in work done, so it holds on a loaded machine too).</summary>
+public class BenchmarkTests
+{
+    static readonly Lazy<BenchmarkReport> Quick = new(() =>
+    {
+        var policy = Path.Combine(OfflineAssets.DefaultDirectory(), "policy");
+        return PerformanceBenchmark.Run(BenchmarkOptions.Quick(File.Exists(Path.Combine(policy, "config.json")) ? policy : null));
+    });
+
+    /// <summary>Numbers that may legitimately be zero or negative (−1 = unknown).</summary>
+    static readonly HashSet<string> MayBeNonPositive = ["load_average", "load_average_at_end"];
+
+    [Fact]
+    public void QuickRunWritesEverySectionWithPositiveFiniteNumbers()
+    {
+        var report = Quick.Value;
+        var dir = Directory.CreateTempSubdirectory("rlhf-bench-");
+        try
+        {
+            var files = BenchmarkOutput.Save(report, dir.FullName);
+            Assert.Equal(["bench.json", "bench.md"], files.Select(Path.GetFileName));
+            using var doc = JsonDocument.Parse(File.ReadAllText(files[0]));
+            var root = doc.RootElement;
+            foreach (var section in new[] { "machine", "matmul", "generation", "ppo", "reward" })
+                Assert.True(root.TryGetProperty(section, out var value) && value.ValueKind != JsonValueKind.Null, $"bench.json lacks '{section}'");
+            Assert.NotEmpty(root.GetProperty("matmul").EnumerateArray());
+            Assert.True(root.GetProperty("machine").GetProperty("threads").GetInt32() >= 1);
+
+            int numbers = 0;
+            void Walk(JsonElement e, string path)
+            {
+                switch (e.ValueKind)
+                {
+                    case JsonValueKind.Object:
+                        foreach (var p in e.EnumerateObject()) Walk(p.Value, path + "." + p.Name);
+                        break;
+                    case JsonValueKind.Array:
+                        int i = 0;
+                        foreach (var item in e.EnumerateArray()) Walk(item, $"{path}[{i++}]");
+                        break;
+                    case JsonValueKind.Number:
+                        numbers++;
+                        var x = e.GetDouble();
+                        Assert.True(double.IsFinite(x), $"{path} = {x} is not finite");
+                        if (!MayBeNonPositive.Contains(path[(path.LastIndexOf('.') + 1)..])) Assert.True(x > 0, $"{path} = {x} is not positive");
+                        break;
+                }
+            }
+            Walk(root, "$");
+            Assert.True(numbers > 50, $"only {numbers} numbers in bench.json");
+
+            // Every PPO phase is there, with a peak memory per phase.
+            var phases = report.Ppo!.PhaseSeconds.Keys.ToHashSet();
+            foreach (var key in new[] { "rollout_generation", "reward_scoring", "time/ppo/forward_pass", "time/ppo/optimize_step", "time/ppo/calc_stats", "step_total" })
+                Assert.Contains(key, phases);
+            Assert.Equal(["reward_scoring", "rollout_generation", "trainer_step"], report.Ppo.PeakMemoryByPhaseBytes.Keys.Order());
+            Assert.True(report.Ppo.PeakMemoryBytes >= report.Ppo.PeakMemoryByPhaseBytes.Values.Max());
+
+            // The Markdown carries every section, and the JSON reads back.
+            var md = File.ReadAllText(files[1]);
+            foreach (var heading in new[] { "matmul", "Generation", "PPO step", "Reward scoring", "Peak process memory" }) Assert.Contains(heading, md);
+            var back = BenchmarkOutput.FromJson(File.ReadAllText(files[0]));
+            Assert.Equal(report.Generation.Count, back.Generation.Count);
+            Assert.Equal(report.Ppo.PeakMemoryBytes, back.Ppo!.PeakMemoryBytes);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public void CachedGenerationBeatsRecomputingThePrefix()
+    {
+        var report = Quick.Value;
+        var options = BenchmarkOptions.Quick();
+        var random = report.Generation.Where(g => g.Model == options.GenerationModelName).ToList();
+        Assert.Equal(options.NewTokens, random.Select(g => g.NewTokens));
+        // At 32 new tokens the baseline runs the decoder over 16.5 positions per step on average (about 16x the
+        // decoder work of the cached path), plus the cross-attention keys/values of the prompt at every step.
+        var longest = random.MaxBy(g => g.NewTokens)!;
+        Assert.True(longest.CachedSeconds < longest.RecomputeSeconds,
+            $"cached {longest.CachedSeconds:F3} s vs recompute {longest.RecomputeSeconds:F3} s at {longest.NewTokens} new tokens");
+        Assert.All(report.Generation, g => Assert.Equal(g.Batch * g.NewTokens / g.CachedSeconds, g.CachedTokensPerSecond, 6));
+    }
+
+    [Fact]
+    public void FractionsOfPeakCountTheModelFlopsOfEachPhase()
+    {
+        var report = Quick.Value;
+        var ppo = report.Ppo!;
+        var g = ppo.PhaseGflop;
+        // Forward and backward passes in the PPO update: 3x a forward pass per epoch; two models in the no-grad pass.
+        Assert.Equal(ppo.PpoEpochs * 3 * g["rollout_generation"], g["time/ppo/optimize_step"], 9);
+        Assert.Equal(2 * g["rollout_generation"], g["time/ppo/forward_pass"], 9);
+        Assert.Equal(g["rollout_generation"] + g["reward_scoring"] + g["time/ppo/forward_pass"] + g["time/ppo/optimize_step"], g["step_total"], 9);
+        foreach (var (phase, fraction) in ppo.PhaseFractionOfPeak)
+            Assert.Equal(g[phase] / ppo.PhaseSeconds[phase] / ppo.MatmulPeakGflops, fraction, 9);
+
+        var w = report.Reward!;
+        Assert.Equal(w.Texts, w.TokenLengths.Count);
+        Assert.Equal(w.RealTokens, w.TokenLengths.Sum(l => (long)l));
+        Assert.Equal(w.ModelGflop / w.SortedSeconds / w.MatmulPeakGflops, w.SortedFractionOfPeak, 9);
+        Assert.Equal(w.ModelGflop / w.UnsortedSeconds / w.MatmulPeakGflops, w.UnsortedFractionOfPeak, 9);
+    }
+
+    [Fact]
+    public void RobertaFlopsCountTheEncoderWeightsOnly()
+    {
+        var options = BenchmarkOptions.Quick();
+        using var model = new RlhfKit.Models.RobertaForSequenceClassification(options.RewardModel);
+        var c = options.RewardModel;
+        // Per layer: q, k, v, attention output (h*h + h each), two layer norms (2h each), intermediate and output dense.
+        long h = c.HiddenSize, i = c.IntermediateSize;
+        long perLayer = 4 * (h * h + h) + 2 * 2 * h + (h * i + i) + (i * h + h);
+        Assert.Equal(c.NumHiddenLayers * perLayer, PerformanceBenchmark.NonEmbeddingParameters(model));
+    }
+
+    [Fact]
+    public void SyntheticTokenizerRoundTripsWordIdsAndCountsOneTokenPerWord()
+    {
+        var tokenizer = new SyntheticWordTokenizer(1000);
+        var ids = tokenizer.Encode("w10 w999 hello w5000");
+        Assert.Equal(6, ids.Count);
+        Assert.Equal([0, 10, 999], ids.Take(3));
+        Assert.Equal(2, ids[^1]);
+        Assert.InRange(ids[3], 4, 999);
+        Assert.Equal("w10 w999", tokenizer.Decode([10, 999, 1]));
+        Assert.Equal(5, tokenizer.Encode(string.Join(' ', Enumerable.Repeat("w7", 10)), maxLength: 5).Count);
+    }
+
+    [Fact]
+    public void SyntheticTextsSpanTheRequestedWordCounts()
+    {
+        var texts = PerformanceBenchmark.SyntheticTexts(9, 10, 50, 1000);
+        var counts = texts.Select(t => t.Split(' ').Length).Order().ToList();
+        Assert.Equal([10, 15, 20, 25, 30, 35, 40, 45, 50], counts);
+        Assert.NotEqual(counts, texts.Select(t => t.Split(' ').Length)); // shuffled: unsorted order is not already sorted
+    }
+
+    [Fact]
+    public void ProcessMemoryReadsThePeakAndCurrentResidentSize()
+    {
+        long current = ProcessMemory.CurrentBytes();
+        Assert.True(current > 1 << 20);
+        Assert.True(ProcessMemory.PeakBytes() >= current / 2); // the peak may have been reset a moment ago
+        Assert.Equal(3.0, PerformanceBenchmark.Median([5, 1, 3]));
+        Assert.Equal(2.0, PerformanceBenchmark.Median([1, 3]));
+    }
+}
