@@ -27,8 +27,9 @@ public sealed class T5LayerNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        // Variance in float32 even for half-precision weights, as transformers does.
-        var variance = hidden.to_type(float32).pow(2).mean([-1], keepdim: true);
+        // Variance in at least float32: half-precision inputs are widened, as transformers does (float64 stays float64).
+        var wide = hidden.dtype == float16 || hidden.dtype == bfloat16 ? hidden.to_type(float32) : hidden;
+        var variance = wide.pow(2).mean([-1], keepdim: true);
         var normed = hidden * rsqrt(variance + _eps);
         if (weight.dtype == float16 || weight.dtype == bfloat16) normed = normed.to_type(weight.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
@@ -198,10 +199,11 @@ public sealed class T5Attention : nn.Module
             cache?.SetCross(key, value);
         }
 
-        var scores = query.matmul(key.transpose(2, 3)) + positionBias;  // no 1/sqrt(d_kv) in T5
-        var weights = F.softmax(scores.to_type(float32), -1).to_type(scores.dtype);
-        weights = F.dropout(weights, _dropout, training);
-        var context = weights.matmul(value).transpose(1, 2).contiguous().view(hidden.shape[0], -1, (long)_heads * _dKv);
+        // softmax(q·kᵀ + bias)·v in one fused libtorch call (faster, and no [B, H, q, k] weights kept for backward).
+        // T5 does not scale the scores; the kernel divides by sqrt(d_kv), so the query is multiplied by it first
+        // (TorchSharp 0.107 has no `scale` argument). The bias still gets its gradient (AttentionGradientTests).
+        var attended = F.scaled_dot_product_attention(query * Math.Sqrt(_dKv), key, value, attn_mask: positionBias, p: training ? _dropout : 0);
+        var context = attended.transpose(1, 2).contiguous().view(hidden.shape[0], -1, (long)_heads * _dKv);
         return o.forward(context).MoveToOuterDisposeScope();
     }
 }
