@@ -460,6 +460,25 @@ def bench_matmul(o, log, single_thread=True):
         torch.set_num_threads(threads)
     return results
 
+def bench_linear(o, log):
+    """F.linear(x [m, k], W [n, k]) for the models' own projection shapes, at the set threads and at 1 thread: the
+    BLAS library's rate where the models spend their time (skinny products while decoding)."""
+    results, threads = [], torch.get_num_threads()
+    for t in ([threads, 1] if threads > 1 else [threads]):
+        torch.set_num_threads(t)
+        for name, m, k, n in o.linear_shapes:
+            g = torch.Generator().manual_seed(0)
+            x, w = torch.randn(m, k, generator=g), torch.randn(n, k, generator=g)
+            with torch.inference_mode():
+                t0 = time.perf_counter(); F.linear(x, w); first = time.perf_counter() - t0
+                inner = max(1, math.ceil(0.25 / max(first, 1e-6)))
+                s = timed(o.warmup, o.reps, lambda: [F.linear(x, w) for _ in range(inner)]) / inner
+            r = {"name": name, "m": m, "k": k, "n": n, "threads": t, "median_seconds": s, "gflops": 2.0 * m * k * n / s / 1e9}
+            log(f"linear {name} [{m},{k}]x[{k},{n}], {t} thread(s): {s * 1e3:.3f} ms, {r['gflops']:.1f} GFLOP/s")
+            results.append(r)
+    torch.set_num_threads(threads)
+    return results
+
 def model_flop(model, batch, prompt, new):  # PerformanceBenchmark.ModelFlop
     count = lambda m: sum(p.numel() for p in m.parameters())
     enc = count(model.encoder.block) + count(model.encoder.final_layer_norm)
@@ -609,16 +628,21 @@ def bench_reward(o, lengths, source, log):
 
 # ------------------------------------------------------------------------------------------------------ options, output
 
+# The kit's BenchmarkOptions.LinearShapes: flan-t5-small's output layer and feed-forward while decoding a batch of 8,
+# and the feed-forward over an encoder batch of 8 x 128 tokens.
+LINEAR_SHAPES = [("lm_head, decoding batch 8", 8, 512, 32128), ("feed-forward wi, decoding batch 8", 8, 512, 1024),
+                 ("feed-forward wi, encoder 8 x 128 tokens", 1024, 512, 1024)]
+
 def options(quick):
     """The kit's BenchmarkOptions.Full() and Quick() (recompute generation and the offline policy are not mirrored)."""
     if not quick:
-        return NS(quick=False, warmup=1, reps=3, matmul_sizes=[1024, 2048],
+        return NS(quick=False, warmup=1, reps=3, matmul_sizes=[1024, 2048], linear_shapes=LINEAR_SHAPES,
                   gen_model=t5_config(), gen_name="flan-t5-small shape (random weights)", gen_batch=8, prompt_tokens=128,
                   new_tokens=[32, 64, 128], ppo_model=t5_config(), ppo_name="flan-t5-small shape (random weights)",
                   ppo=dict(batch=8, mini_batch=1, grad_accum=4, epochs=4, lr=2e-5), ppo_prompt=512, ppo_new=48, ppo_steps=1,
                   reward_model=roberta_config(), reward_name="roberta-base shape (random weights)", reward_texts=64,
                   reward_min_tokens=12, reward_max_tokens=402, reward_batch=16, reward_reps=2)
-    return NS(quick=True, warmup=1, reps=3, matmul_sizes=[256, 512],
+    return NS(quick=True, warmup=1, reps=3, matmul_sizes=[256, 512], linear_shapes=[(n, m, k, v // 8) for n, m, k, v in LINEAR_SHAPES[:2]],
               gen_model=t5_config(vocab_size=4096, d_model=256, d_kv=32, d_ff=512, num_layers=4, num_heads=8),
               gen_name="small T5 (random weights)", gen_batch=4, prompt_tokens=64, new_tokens=[16, 32],
               ppo_model=t5_config(vocab_size=512, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4),
@@ -670,6 +694,10 @@ def markdown(r):
     if r["matmul"]:
         out += ["### float32 matmul (2n³ FLOP)", ""] + table(["n", "threads", "ms per product", "GFLOP/s"],
                [[str(x["n"]), str(x["threads"]), f"{x['median_seconds'] * 1e3:.2f}", f"{x['gflops']:.1f}"] for x in r["matmul"]])
+    if r.get("linear"):
+        out += ["### Linear layers at the models' shapes (y = x·Wᵀ, 2mkn FLOP)", ""] + table(
+            ["shape", "x", "W", "threads", "ms", "GFLOP/s"],
+            [[x["name"], f"{x['m']}×{x['k']}", f"{x['n']}×{x['k']}", str(x["threads"]), f"{x['median_seconds'] * 1e3:.3f}", f"{x['gflops']:.1f}"] for x in r["linear"]])
     if r["generation"]:
         g = r["generation"][0]
         out += ["### Generation: sampling with the key/value cache (transformers' sample loop)", "",
@@ -728,7 +756,7 @@ def main():
     o = options(a.quick)
     report = {"baseline": "plain eager PyTorch written as transformers 4.36 (T5, RoBERTa, generate) and TRL 0.7 (PPO) compute",
               "machine": machine_info(o, default_threads), "check_max_abs_diff": results,
-              "matmul": [], "generation": [], "ppo": None, "reward": None}
+              "matmul": [], "linear": [], "generation": [], "ppo": None, "reward": None}
     m = report["machine"]
     log(f"torch {m['torch']}, threads {m['threads']} (default {m['default_torch_threads']}), BLAS: {m['blas_config']}, "
         f"load average {m['load_average']}")
@@ -736,6 +764,7 @@ def main():
         print("warning: " + m["blas_config"], file=sys.stderr)
     if "matmul" in sections:
         report["matmul"] = bench_matmul(o, log)
+        report["linear"] = bench_linear(o, log)
     if "generation" in sections:
         peak = max((x["gflops"] for x in report["matmul"] if x["threads"] == torch.get_num_threads()), default=0)
         peak = peak or bench_matmul(NS(**{**vars(o), "matmul_sizes": [max(o.matmul_sizes)]}), log, False)[0]["gflops"]

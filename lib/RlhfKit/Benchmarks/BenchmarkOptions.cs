@@ -26,6 +26,14 @@ public sealed record BenchmarkOptions
     public IReadOnlyList<int> MatmulSizes { get; init; } = [1024, 2048];
     /// <summary>Also measure the largest matmul with one thread (shows what the extra threads buy).</summary>
     public bool MatmulSingleThread { get; init; } = true;
+    /// <summary>Linear layers at the models' own shapes (x [m, k] times Wᵀ, W [n, k]), timed at the set threads and at
+    /// one thread: how fast the BLAS library is where the models spend their time (skinny products while decoding).</summary>
+    public IReadOnlyList<LinearShape> LinearShapes { get; init; } =
+    [
+        new("lm_head, decoding batch 8", 8, 512, 32128),
+        new("feed-forward wi, decoding batch 8", 8, 512, 1024),
+        new("feed-forward wi, encoder 8 x 128 tokens", 1024, 512, 1024),
+    ];
 
     // Generation: cached vs recompute.
     public T5Config GenerationModel { get; init; } = FlanT5SmallShape();
@@ -85,6 +93,7 @@ public sealed record BenchmarkOptions
         PolicyFolder = policyFolder,
         Repetitions = 3,
         MatmulSizes = [256, 512],
+        LinearShapes = [new("lm_head, decoding batch 8", 8, 512, 4016), new("feed-forward wi, decoding batch 8", 8, 512, 128)],
         GenerationModel = new()
         {
             VocabSize = 4096, DModel = 256, DKv = 32, DFf = 512, NumLayers = 4, NumDecoderLayers = 4, NumHeads = 8,
@@ -114,3 +123,6 @@ public sealed record BenchmarkOptions
         RewardRepetitions = 3,
     };
 }
+
+/// <summary>A linear layer's shape: input rows <paramref name="M"/>, input features <paramref name="K"/>, outputs <paramref name="N"/>.</summary>
+public sealed record LinearShape(string Name, int M, int K, int N);

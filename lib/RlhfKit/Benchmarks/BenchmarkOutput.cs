@@ -53,6 +53,16 @@ public static class BenchmarkOutput
             sb.AppendLine();
         }
 
+        if (r.Linear.Count > 0)
+        {
+            sb.AppendLine("### Linear layers at the models' shapes (y = x·Wᵀ, 2mkn FLOP)");
+            sb.AppendLine();
+            sb.AppendLine("| shape | x | W | threads | ms | GFLOP/s |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+            foreach (var x in r.Linear) sb.AppendLine($"| {x.Name} | {x.M}×{x.K} | {x.N}×{x.K} | {x.Threads} | {F(x.MedianSeconds * 1000, 3)} | {F(x.Gflops, 1)} |");
+            sb.AppendLine();
+        }
+
         if (r.Generation.Count > 0)
         {
             sb.AppendLine("### Generation: key/value cache vs recomputing the prefix");

@@ -5,6 +5,7 @@ public sealed record BenchmarkReport
 {
     public required MachineInfo Machine { get; init; }
     public required IReadOnlyList<MatmulResult> Matmul { get; init; }
+    public IReadOnlyList<LinearResult> Linear { get; init; } = [];
     public required IReadOnlyList<GenerationResult> Generation { get; init; }
     public PpoStepResult? Ppo { get; init; }
     public RewardScoringResult? Reward { get; init; }
@@ -36,6 +37,9 @@ public sealed record MachineInfo
 
 /// <summary>C = A·B for float32 n×n matrices: 2n³ floating-point operations.</summary>
 public sealed record MatmulResult(int N, int Threads, double MedianSeconds, double Gflops);
+
+/// <summary>y = x·Wᵀ for x [M, K] and W [N, K]: 2·M·K·N floating-point operations.</summary>
+public sealed record LinearResult(string Name, int M, int K, int N, int Threads, double MedianSeconds, double Gflops);
 
 /// <summary>Batched sampling of a fixed number of new tokens (eos masked), with the key/value cache and with the
 /// recompute baseline. Model FLOPs (see <see cref="FlopFormula"/>) count the work a cached decoder must do.</summary>

@@ -44,7 +44,12 @@ public static class PerformanceBenchmark
         log($"CPU: {machine.Cpu}, {machine.PhysicalCores} cores, torch threads {machine.Threads} (default {defaultThreads})");
 
         var matmul = new List<MatmulResult>();
-        if (sections.Contains("matmul")) matmul.AddRange(MatmulSection(options, log));
+        var linear = new List<LinearResult>();
+        if (sections.Contains("matmul"))
+        {
+            matmul.AddRange(MatmulSection(options, log));
+            linear.AddRange(LinearSection(options, log));
+        }
 
         // Every model benchmark is stated as a fraction of this: the best matmul rate at the threads in use.
         double peak = matmul.Where(m => m.Threads == get_num_threads()).Select(m => m.Gflops).DefaultIfEmpty(0).Max();
@@ -56,7 +61,7 @@ public static class PerformanceBenchmark
         RewardScoringResult? reward = sections.Contains("reward") ? RewardSection(options, peak, log) : null;
 
         machine = machine with { LoadAverageAtEnd = LoadAverage() };
-        return new BenchmarkReport { Machine = machine, Matmul = matmul, Generation = generation, Ppo = ppo, Reward = reward, TotalSeconds = total.Elapsed.TotalSeconds };
+        return new BenchmarkReport { Machine = machine, Matmul = matmul, Linear = linear, Generation = generation, Ppo = ppo, Reward = reward, TotalSeconds = total.Elapsed.TotalSeconds };
     }
 
     // ---- timing -----------------------------------------------------------------------------------------------
@@ -179,6 +184,36 @@ public static class PerformanceBenchmark
         var result = new MatmulResult(n, get_num_threads(), seconds, 2.0 * n * n * n / seconds / 1e9);
         log($"matmul {n}x{n}, {result.Threads} thread(s): {result.Gflops:F1} GFLOP/s");
         return result;
+    }
+
+    static List<LinearResult> LinearSection(BenchmarkOptions options, Action<string> log)
+    {
+        var results = new List<LinearResult>();
+        int threads = get_num_threads();
+        try
+        {
+            foreach (int t in threads > 1 ? new[] { threads, 1 } : [threads])
+            {
+                set_num_threads(t);
+                foreach (var shape in options.LinearShapes)
+                {
+                    using var scope = NewDisposeScope();
+                    using var noGrad = inference_mode();
+                    var generator = new Generator(0);
+                    var x = randn([shape.M, shape.K], generator: generator);
+                    var w = randn([shape.N, shape.K], generator: generator);
+                    var first = Stopwatch.StartNew();
+                    using (nn.functional.linear(x, w)) { }
+                    int inner = Math.Max(1, (int)Math.Ceiling(0.25 / Math.Max(first.Elapsed.TotalSeconds, 1e-6)));
+                    var seconds = Time(options.Warmup, options.Repetitions, () => { for (int i = 0; i < inner; i++) using (nn.functional.linear(x, w)) { } }) / inner;
+                    var r = new LinearResult(shape.Name, shape.M, shape.K, shape.N, t, seconds, 2.0 * shape.M * shape.K * shape.N / seconds / 1e9);
+                    log($"linear {r.Name} [{r.M},{r.K}]x[{r.K},{r.N}], {t} thread(s): {seconds * 1000:F3} ms, {r.Gflops:F1} GFLOP/s");
+                    results.Add(r);
+                }
+            }
+        }
+        finally { set_num_threads(threads); }
+        return results;
     }
 
     // ---- generation -------------------------------------------------------------------------------------------

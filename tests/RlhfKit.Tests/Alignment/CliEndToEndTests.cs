@@ -12,11 +12,12 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
 {
     static async Task<(int Code, string Output)> Cli(params string[] args)
     {
-        var stdout = Console.Out;
+        var (stdout, stderr) = (Console.Out, Console.Error);
         using var capture = new StringWriter();
         Console.SetOut(capture);
+        Console.SetError(capture);
         try { return (await Commands.Build().Parse(args).InvokeAsync(), capture.ToString()); }
-        finally { Console.SetOut(stdout); }
+        finally { Console.SetOut(stdout); Console.SetError(stderr); }
     }
 
     [Fact]
@@ -61,5 +62,8 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
         Assert.Contains("neutral", output);
         var bad = await Cli("align", "--profile", "nope", "--out", Path.GetTempPath());
         Assert.NotEqual(0, bad.Code);
+        var badType = await Cli("align", "--profile", "offline", "--dtype", "float64", "--out", Path.Combine(Path.GetTempPath(), "rlhf-never-written"));
+        Assert.NotEqual(0, badType.Code);
+        Assert.Contains("InferenceDType 'float64'", badType.Output);
     }
 }

@@ -32,6 +32,10 @@ public class BenchmarkTests
             foreach (var section in new[] { "machine", "matmul", "generation", "ppo", "reward" })
                 Assert.True(root.TryGetProperty(section, out var value) && value.ValueKind != JsonValueKind.Null, $"bench.json lacks '{section}'");
             Assert.NotEmpty(root.GetProperty("matmul").EnumerateArray());
+            // Each linear shape at the benchmark's threads, and again at one thread when that differs.
+            int threads = report.Machine.Threads;
+            Assert.Equal(BenchmarkOptions.Quick().LinearShapes.Count * (threads > 1 ? 2 : 1), root.GetProperty("linear").GetArrayLength());
+            Assert.All(report.Linear, l => Assert.Equal(2.0 * l.M * l.K * l.N / l.MedianSeconds / 1e9, l.Gflops, 6));
             Assert.True(root.GetProperty("machine").GetProperty("threads").GetInt32() >= 1);
 
             int numbers = 0;
@@ -66,7 +70,7 @@ public class BenchmarkTests
 
             // The Markdown carries every section, and the JSON reads back.
             var md = File.ReadAllText(files[1]);
-            foreach (var heading in new[] { "matmul", "Generation", "PPO step", "Reward scoring", "Peak process memory" }) Assert.Contains(heading, md);
+            foreach (var heading in new[] { "matmul", "Linear layers", "Generation", "PPO step", "Reward scoring", "Peak process memory" }) Assert.Contains(heading, md);
             var back = BenchmarkOutput.FromJson(File.ReadAllText(files[0]));
             Assert.Equal(report.Generation.Count, back.Generation.Count);
             Assert.Equal(report.Ppo.PeakMemoryBytes, back.Ppo!.PeakMemoryBytes);
