@@ -89,7 +89,7 @@ public sealed class BertSelfAttention : nn.Module
         var q = Heads(query.forward(hidden));
         var k = Heads(key.forward(hidden));
         var v = Heads(value.forward(hidden));
-        // softmax(q·kᵀ / sqrt(d) + mask)·v, fused by libtorch (1.2-1.3x faster reward scoring; docs/performance.md).
+        // softmax(q·kᵀ / sqrt(d) + mask)·v, fused by libtorch (reward scoring 1.1-1.25x faster; docs/performance.md).
         var attn = F.scaled_dot_product_attention(q, k, v, attn_mask: additiveMask, p: training ? dropout.p : 0);
         var context = attn.transpose(1, 2).contiguous().view(hidden.shape[0], hidden.shape[1], (long)_heads * _headSize);
         return context.MoveToOuterDisposeScope();
