@@ -33,6 +33,16 @@ public static class BenchmarkOutput
     static string F(double x, int digits = 2) => x.ToString("F" + digits, CultureInfo.InvariantCulture);
     static string MiB(long bytes) => (bytes / 1048576.0).ToString("F0", CultureInfo.InvariantCulture);
 
+    /// <summary>A heading and a Markdown table; the first column left-aligned, the others (numbers) right-aligned.</summary>
+    static void Table(StringBuilder sb, string heading, string[] columns, IEnumerable<string[]> rows)
+    {
+        sb.AppendLine(heading).AppendLine();
+        sb.AppendLine("| " + string.Join(" | ", columns) + " |");
+        sb.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", columns.Length - 1)));
+        foreach (var row in rows) sb.AppendLine("| " + string.Join(" | ", row) + " |");
+        sb.AppendLine();
+    }
+
     public static string ToMarkdown(BenchmarkReport r)
     {
         var m = r.Machine;
@@ -44,24 +54,11 @@ public static class BenchmarkOutput
         sb.AppendLine();
 
         if (r.Matmul.Count > 0)
-        {
-            sb.AppendLine("### Machine limit: float32 matmul (2n³ FLOP)");
-            sb.AppendLine();
-            sb.AppendLine("| n | threads | ms per product | GFLOP/s |");
-            sb.AppendLine("|---:|---:|---:|---:|");
-            foreach (var x in r.Matmul) sb.AppendLine($"| {x.N} | {x.Threads} | {F(x.MedianSeconds * 1000)} | {F(x.Gflops, 1)} |");
-            sb.AppendLine();
-        }
-
+            Table(sb, "### Machine limit: float32 matmul (2n³ FLOP)", ["n", "threads", "ms per product", "GFLOP/s"],
+                r.Matmul.Select(x => new[] { $"{x.N}", $"{x.Threads}", F(x.MedianSeconds * 1000), F(x.Gflops, 1) }));
         if (r.Linear.Count > 0)
-        {
-            sb.AppendLine("### Linear layers at the models' shapes (y = x·Wᵀ, 2mkn FLOP)");
-            sb.AppendLine();
-            sb.AppendLine("| shape | x | W | threads | ms | GFLOP/s |");
-            sb.AppendLine("|---|---:|---:|---:|---:|---:|");
-            foreach (var x in r.Linear) sb.AppendLine($"| {x.Name} | {x.M}×{x.K} | {x.N}×{x.K} | {x.Threads} | {F(x.MedianSeconds * 1000, 3)} | {F(x.Gflops, 1)} |");
-            sb.AppendLine();
-        }
+            Table(sb, "### Linear layers at the models' shapes (y = x·Wᵀ, 2mkn FLOP)", ["shape", "x", "W", "threads", "ms", "GFLOP/s"],
+                r.Linear.Select(x => new[] { x.Name, $"{x.M}×{x.K}", $"{x.N}×{x.K}", $"{x.Threads}", F(x.MedianSeconds * 1000, 3), F(x.Gflops, 1) }));
 
         if (r.Generation.Count > 0)
         {
