@@ -7,7 +7,6 @@ using RlhfKit.Evaluation;
 using RlhfKit.Generation;
 using RlhfKit.Hub;
 using RlhfKit.Models;
-using RlhfKit.Rewards;
 using RlhfKit.Tokenization;
 
 namespace RlhfKit.Cli;
@@ -138,12 +137,7 @@ internal static class Commands
             var config = Profile(parse);
             EnsureOfflineAssets(config);
             var input = parse.GetValue(texts) is { Length: > 0 } given ? given : ["hello", "I love you!", "I hate you"];
-            var reward = new CompositeReward();
-            foreach (var spec in config.Rewards)
-            {
-                var pipeline = await TextClassificationPipeline.FromPretrainedAsync(spec.Model, AlignmentRun.DeviceFromName(config.Device), progress: DownloadBar());
-                reward.Add(new ClassifierLogitReward(spec.Name, pipeline, spec.Label), spec.Weight);
-            }
+            var reward = await AlignmentRun.LoadRewardAsync(config, download: DownloadBar());
             var scores = reward.Score(input);
             Console.WriteLine(string.Join("\t", new[] { "text" }.Concat(scores.Components.Keys).Append("total")));
             for (int i = 0; i < input.Length; i++)
@@ -170,8 +164,7 @@ internal static class Commands
             var model = AutoModel.T5FromPretrained(folder, device);
             var tokenizer = AutoTokenizer.FromPretrained(folder);
             var articles = parse.GetValue(texts) is { Length: > 0 } given ? given.ToList()
-                : (config.Data == "offline" ? NewsDataset.LoadOffline("test") : await NewsDataset.FromHubAsync(new HubClient(), config.Data, "test"))
-                    .Take(parse.GetValue(count)).Select(a => a.Text).ToList();
+                : (await AlignmentRun.LoadArticlesAsync(config, "test")).Take(parse.GetValue(count)).Select(a => a.Text).ToList();
             var generation = parse.GetValue(sample) ? config.Generation with { Seed = 0 } : new GenerationConfig { MaxNewTokens = config.Generation.MaxNewTokens };
             var queries = articles.Select(a => tokenizer.Encode(NewsDataset.Prompt(a), true, config.MaxPromptTokens).Select(i => (long)i).ToArray()).ToList();
             using var output = Seq2SeqGenerator.Generate(model, queries, generation, device);

@@ -69,6 +69,22 @@ public sealed class AlignmentRun : IDisposable
     public event Action<StepLog>? StepCompleted;
     public Action<string>? Warn { get; set; }
 
+    /// <summary>The profile's composite reward: each classifier's raw logit of its label, weighted (downloaded once,
+    /// then cached; on <see cref="AlignmentConfig.Device"/> in <see cref="AlignmentConfig.InferenceDType"/>).</summary>
+    public static async Task<CompositeReward> LoadRewardAsync(AlignmentConfig config, HubClient? hub = null,
+        Action<string>? status = null, IProgress<HubDownloadProgress>? download = null)
+    {
+        var device = DeviceFromName(config.Device);
+        var reward = new CompositeReward();
+        foreach (var spec in config.Rewards)
+        {
+            status?.Invoke($"Loading the reward model {spec.Model} ({spec.Name} = {spec.Weight} x {spec.Label})");
+            var pipeline = await TextClassificationPipeline.FromPretrainedAsync(spec.Model, device, hub: hub, progress: download, dtype: config.InferenceScalarType());
+            reward.Add(new ClassifierLogitReward(spec.Name, pipeline, spec.Label), spec.Weight);
+        }
+        return reward;
+    }
+
     /// <summary>Loads the policy, its tokenizer, the reward classifiers and the data named by <paramref name="config"/>,
     /// and resumes from the last checkpoint in <paramref name="outputDir"/> if there is one.</summary>
     public static async Task<AlignmentRun> CreateAsync(AlignmentConfig config, string outputDir, HubClient? hub = null,
@@ -83,13 +99,7 @@ public sealed class AlignmentRun : IDisposable
         var tokenizerFiles = PolicyFiles.Concat(PolicyOptionalFiles).Where(f => f != "config.json" && File.Exists(Path.Combine(policyFolder, f)))
             .ToDictionary(f => f, f => File.ReadAllBytes(Path.Combine(policyFolder, f)));
 
-        var reward = new CompositeReward();
-        foreach (var spec in config.Rewards)
-        {
-            status?.Invoke($"Loading the reward model {spec.Model} ({spec.Name} = {spec.Weight} x {spec.Label})");
-            var pipeline = await TextClassificationPipeline.FromPretrainedAsync(spec.Model, device, hub: hub, progress: download, dtype: config.InferenceScalarType());
-            reward.Add(new ClassifierLogitReward(spec.Name, pipeline, spec.Label), spec.Weight);
-        }
+        var reward = await LoadRewardAsync(config, hub, status, download);
 
         status?.Invoke($"Loading the articles ({config.Data})");
         var (train, eval) = await LoadDataAsync(config, hub);
@@ -123,24 +133,21 @@ public sealed class AlignmentRun : IDisposable
         return run;
     }
 
+    /// <summary>The profile's articles of one split: the kit's own (<c>data/news</c>) offline, else the Hub dataset
+    /// (downloaded once, then cached).</summary>
+    public static async Task<NewsDataset> LoadArticlesAsync(AlignmentConfig config, string split, HubClient? hub = null)
+    {
+        if (config.Data == "offline") return NewsDataset.LoadOffline(split);
+        var client = hub ?? new HubClient();
+        try { return await NewsDataset.FromHubAsync(client, config.Data, split); }
+        finally { if (hub is null) client.Dispose(); }
+    }
+
     static async Task<(NewsDataset Train, NewsDataset Eval)> LoadDataAsync(AlignmentConfig config, HubClient? hub)
     {
-        NewsDataset train, eval;
-        if (config.Data == "offline")
-        {
-            train = NewsDataset.LoadOffline("train");
-            eval = NewsDataset.LoadOffline("test");
-        }
-        else
-        {
-            var client = hub ?? new HubClient();
-            try
-            {
-                train = await NewsDataset.FromHubAsync(client, config.Data, "train");
-                eval = await NewsDataset.FromHubAsync(client, config.Data, "test");
-            }
-            finally { if (hub is null) client.Dispose(); }
-        }
+        using var owned = hub is null && config.Data != "offline" ? new HubClient() : null; // one client for both splits
+        var train = await LoadArticlesAsync(config, "train", hub ?? owned);
+        var eval = await LoadArticlesAsync(config, "test", hub ?? owned);
         if (config.EvalLength is (int min, int max)) eval = eval.FilterByLength(min, max);
         eval = eval.Take(config.EvalArticles);
         if (train.Count < config.Ppo.BatchSize)

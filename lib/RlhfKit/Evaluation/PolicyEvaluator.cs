@@ -158,10 +158,7 @@ public sealed class PolicyEvaluator
     /// <summary>Summaries (new tokens, eos kept, padding dropped) of right-padded prompts.</summary>
     static IReadOnlyList<long[]> GenerateIds(T5ForConditionalGeneration model, IReadOnlyList<long[]> queries, GenerationConfig config)
     {
-        using var scope = NewDisposeScope();
-        var device = model.parameters().First().device;
-        var (ids, mask) = PpoTrainer.PadRight(queries, model.Config.PadTokenId);
-        using var output = Seq2SeqGenerator.Generate(model, ids.to(device), mask.to(device), config);
+        using var output = Seq2SeqGenerator.Generate(model, queries, config, model.parameters().First().device);
         return output.ResponseIds();
     }
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using RlhfKit.Alignment;
 using RlhfKit.Data;
-using RlhfKit.Hub;
 using RlhfKit.Rewards;
 
 namespace RlhfKit.Notebooks;
@@ -52,22 +51,10 @@ public static class Lesson
     }
 
     /// <summary>The profile's composite reward, as an alignment run builds it: each classifier's raw logit of its label, weighted.</summary>
-    public static async Task<CompositeReward> RewardAsync(AlignmentConfig config)
-    {
-        var device = AlignmentRun.DeviceFromName(config.Device);
-        var reward = new CompositeReward();
-        foreach (var spec in config.Rewards)
-            reward.Add(new ClassifierLogitReward(spec.Name, await TextClassificationPipeline.FromPretrainedAsync(spec.Model, device), spec.Label), spec.Weight);
-        return reward;
-    }
+    public static Task<CompositeReward> RewardAsync(AlignmentConfig config) => AlignmentRun.LoadRewardAsync(config);
 
     /// <summary>The profile's articles: the kit's own (<c>data/news</c>) offline, else the Hub dataset (downloaded once, then cached).</summary>
-    public static async Task<NewsDataset> LoadArticlesAsync(AlignmentConfig config, string split)
-    {
-        if (config.Data == "offline") return NewsDataset.LoadOffline(split);
-        using var hub = new HubClient();
-        return await NewsDataset.FromHubAsync(hub, config.Data, split);
-    }
+    public static Task<NewsDataset> LoadArticlesAsync(AlignmentConfig config, string split) => AlignmentRun.LoadArticlesAsync(config, split);
 
     /// <summary>The folder that holds every notebook run: <c>$RLHFKIT_RUNS</c>, else <c>runs/</c> in the kit's folder.</summary>
     public static string RunsRoot() => Env(RunsVariable) is string root ? Path.GetFullPath(root) : Path.Combine(KitRoot.Find(), "runs");
