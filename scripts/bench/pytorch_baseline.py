@@ -443,14 +443,19 @@ def reset_peak_rss():
     except OSError:
         return False
 
+def per_call(o, fn):
+    """Median seconds of one call of a short operation (the kit's SecondsPerCall): each timed run repeats it enough
+    times to last about a quarter of a second."""
+    t = time.perf_counter(); fn(); first = time.perf_counter() - t
+    inner = max(1, math.ceil(0.25 / max(first, 1e-6)))
+    return timed(o.warmup, o.reps, lambda: [fn() for _ in range(inner)]) / inner
+
 def bench_matmul(o, log, single_thread=True):
     def one(n):
         g = torch.Generator().manual_seed(0)
         a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
         with torch.inference_mode():
-            t = time.perf_counter(); a.mm(b); first = time.perf_counter() - t
-            inner = max(1, math.ceil(0.25 / max(first, 1e-6)))  # about a quarter second per timed run
-            s = timed(o.warmup, o.reps, lambda: [a.mm(b) for _ in range(inner)]) / inner
+            s = per_call(o, lambda: a.mm(b))
         log(f"matmul {n}x{n}, {torch.get_num_threads()} thread(s): {2.0 * n ** 3 / s / 1e9:.1f} GFLOP/s")
         return {"n": n, "threads": torch.get_num_threads(), "median_seconds": s, "gflops": 2.0 * n ** 3 / s / 1e9}
     results, threads = [one(n) for n in o.matmul_sizes], torch.get_num_threads()
@@ -470,9 +475,7 @@ def bench_linear(o, log):
             g = torch.Generator().manual_seed(0)
             x, w = torch.randn(m, k, generator=g), torch.randn(n, k, generator=g)
             with torch.inference_mode():
-                t0 = time.perf_counter(); F.linear(x, w); first = time.perf_counter() - t0
-                inner = max(1, math.ceil(0.25 / max(first, 1e-6)))
-                s = timed(o.warmup, o.reps, lambda: [F.linear(x, w) for _ in range(inner)]) / inner
+                s = per_call(o, lambda: F.linear(x, w))
             r = {"name": name, "m": m, "k": k, "n": n, "threads": t, "median_seconds": s, "gflops": 2.0 * m * k * n / s / 1e9}
             log(f"linear {name} [{m},{k}]x[{k},{n}], {t} thread(s): {s * 1e3:.3f} ms, {r['gflops']:.1f} GFLOP/s")
             results.append(r)

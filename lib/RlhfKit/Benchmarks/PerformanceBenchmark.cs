@@ -80,6 +80,16 @@ public static class PerformanceBenchmark
         return Median(times);
     }
 
+    /// <summary>Median seconds of one call of a short operation: each timed run repeats it enough times to last about
+    /// a quarter of a second (a single call is too short for the clock).</summary>
+    static double SecondsPerCall(BenchmarkOptions options, Action op)
+    {
+        var first = Stopwatch.StartNew();
+        op();
+        int inner = Math.Max(1, (int)Math.Ceiling(0.25 / Math.Max(first.Elapsed.TotalSeconds, 1e-6)));
+        return Time(options.Warmup, options.Repetitions, () => { for (int i = 0; i < inner; i++) op(); }) / inner;
+    }
+
     internal static double Median(IReadOnlyList<double> xs)
     {
         var s = xs.OrderBy(x => x).ToArray();
@@ -176,11 +186,7 @@ public static class PerformanceBenchmark
         var generator = new Generator(0);
         var a = randn([n, n], generator: generator);
         var b = randn([n, n], generator: generator);
-        // Enough products per timed run that it lasts about a quarter of a second.
-        var first = Stopwatch.StartNew();
-        using (a.mm(b)) { }
-        int inner = Math.Max(1, (int)Math.Ceiling(0.25 / Math.Max(first.Elapsed.TotalSeconds, 1e-6)));
-        var seconds = Time(options.Warmup, options.Repetitions, () => { for (int i = 0; i < inner; i++) using (a.mm(b)) { } }) / inner;
+        var seconds = SecondsPerCall(options, () => { using (a.mm(b)) { } });
         var result = new MatmulResult(n, get_num_threads(), seconds, 2.0 * n * n * n / seconds / 1e9);
         log($"matmul {n}x{n}, {result.Threads} thread(s): {result.Gflops:F1} GFLOP/s");
         return result;
@@ -202,10 +208,7 @@ public static class PerformanceBenchmark
                     var generator = new Generator(0);
                     var x = randn([shape.M, shape.K], generator: generator);
                     var w = randn([shape.N, shape.K], generator: generator);
-                    var first = Stopwatch.StartNew();
-                    using (nn.functional.linear(x, w)) { }
-                    int inner = Math.Max(1, (int)Math.Ceiling(0.25 / Math.Max(first.Elapsed.TotalSeconds, 1e-6)));
-                    var seconds = Time(options.Warmup, options.Repetitions, () => { for (int i = 0; i < inner; i++) using (nn.functional.linear(x, w)) { } }) / inner;
+                    var seconds = SecondsPerCall(options, () => { using (nn.functional.linear(x, w)) { } });
                     var r = new LinearResult(shape.Name, shape.M, shape.K, shape.N, t, seconds, 2.0 * shape.M * shape.K * shape.N / seconds / 1e9);
                     log($"linear {r.Name} [{r.M},{r.K}]x[{r.K},{r.N}], {t} thread(s): {seconds * 1000:F3} ms, {r.Gflops:F1} GFLOP/s");
                     results.Add(r);
