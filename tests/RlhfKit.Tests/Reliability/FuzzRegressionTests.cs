@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Text;
 using RlhfKit.Checkpoints;
 using RlhfKit.Models;
@@ -103,15 +102,15 @@ public sealed class FuzzRegressionTests : IDisposable
     public void SizesTheWeightsCannotHoldAreRefusedBeforeAllocating(string model, string field, string value)
     {
         var folder = ModelFolder(model, c => Set(c, field, value));
-        var clock = Stopwatch.StartNew();
+        // Refused by the size check, which names the config and the weights, not by a later shape mismatch.
         var e = Assert.Throws<InvalidDataException>(() =>
         {
             if (model.StartsWith("t5", StringComparison.Ordinal)) AutoModel.T5FromPretrained(folder);
             else AutoModel.SequenceClassifierFromPretrained(folder);
         });
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
         Assert.Contains(Path.Combine(folder, "config.json"), e.Message);
         Assert.Contains("model.safetensors", e.Message);
+        Assert.Contains("the config and the weights disagree", e.Message);
     }
 
     /// <summary>extra_ids of 1e30 in tokenizer_config.json made the T5 tokenizer loop over 2^31 sentinels.</summary>

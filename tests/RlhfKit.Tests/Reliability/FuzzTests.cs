@@ -10,14 +10,14 @@ using static TorchSharp.torch;
 namespace RlhfKit.Tests.Reliability;
 
 /// <summary>
-/// Seeded, time-bounded fuzzing of everything the kit reads from disk: the fixture checkpoints in all three forms
+/// Seeded fuzzing, a fixed number of cases per campaign, of everything the kit reads from disk: the fixture checkpoints in all three forms
 /// (safetensors, PyTorch zip, PyTorch legacy), config.json, whole model folders through <see cref="AutoModel"/>, and
 /// the tokenizer files (spiece.model, vocab.json, merges.txt, vocab.txt, tokenizer_config.json) through the three
 /// tokenizers and <see cref="AutoTokenizer"/>. Every case must either load (and then work: tensors of the declared
 /// sizes, a forward pass of the right shape, token ids inside the vocabulary) or throw one of the documented exception
 /// types with a message naming the file. Anything else (another exception type, a hang, a crash) fails the test with
 /// the case's mutations; its inputs are kept under <c>$TMP/rlhfkit-fuzz-failures/</c>.
-/// <c>RLHFKIT_FUZZ_SEED</c> picks another seed, <c>RLHFKIT_FUZZ_SCALE</c> scales the case caps and time budgets
+/// <c>RLHFKIT_FUZZ_SEED</c> picks another seed, <c>RLHFKIT_FUZZ_SCALE</c> scales the case counts
 /// (e.g. 10 for a long run).
 /// </summary>
 public sealed class FuzzTests(ITestOutputHelper output)
@@ -33,7 +33,6 @@ public sealed class FuzzTests(ITestOutputHelper output)
         var summary = Environment.GetEnvironmentVariable("RLHFKIT_FUZZ_SUMMARY");
         if (!string.IsNullOrEmpty(summary)) File.AppendAllText(summary, report + "\n");
         Assert.True(report.Failures.Count == 0, $"{report}\n" + string.Join("\n", report.Failures));
-        Assert.True(report.Cases >= 100, $"only {report.Cases} cases ran: {report}");
     }
 
     static string Copy(string model, string file, string folder, string? name = null)
@@ -63,7 +62,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
     public void SafetensorsMutationsLoadOrFailWithTheFileNamed()
     {
         var sources = Models.ToDictionary(m => m, m => File.ReadAllBytes(Fixtures.PathOf(m, "model.safetensors")));
-        var report = FuzzRunner.Run("safetensors", 4000, TimeSpan.FromSeconds(12), CheckpointErrors, (rng, folder, log) =>
+        var report = FuzzRunner.Run("safetensors", 1500, CheckpointErrors, (rng, folder, log) =>
         {
             var model = Models[rng.Next(Models.Length)];
             var original = sources[model];
@@ -109,7 +108,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
     {
         string[] files = ["pytorch_model.bin", "pytorch_model_legacy.bin"];
         var sources = Models.SelectMany(m => files.Select(f => (m, f))).ToDictionary(x => x, x => File.ReadAllBytes(Fixtures.PathOf(x.m, x.f)));
-        var report = FuzzRunner.Run("pytorch", 4000, TimeSpan.FromSeconds(12), CheckpointErrors, (rng, folder, log) =>
+        var report = FuzzRunner.Run("pytorch", 1200, CheckpointErrors, (rng, folder, log) =>
         {
             var model = Models[rng.Next(Models.Length)];
             var file = files[rng.Next(files.Length)];
@@ -167,7 +166,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
     [Fact]
     public void ConfigMutationsLoadOrFailWithTheFileNamed()
     {
-        var report = FuzzRunner.Run("config", 2000, TimeSpan.FromSeconds(8), ModelErrors, (rng, folder, log) =>
+        var report = FuzzRunner.Run("config", 800, ModelErrors, (rng, folder, log) =>
         {
             var model = Models[rng.Next(Models.Length)];
             log.Add(model);
@@ -184,7 +183,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
     public void ModelFolderMutationsLoadOrFailWithTheFileNamed()
     {
         string[] files = ["model.safetensors", "pytorch_model.bin", "pytorch_model_legacy.bin"];
-        var report = FuzzRunner.Run("model-folder", 800, TimeSpan.FromSeconds(10), ModelErrors, (rng, folder, log) =>
+        var report = FuzzRunner.Run("model-folder", 300, ModelErrors, (rng, folder, log) =>
         {
             var model = Models[rng.Next(Models.Length)];
             var file = files[rng.Next(files.Length)];
@@ -258,7 +257,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
             ["bert"] = "{\"tokenizer_class\": \"BertTokenizer\", \"do_lower_case\": true, \"model_max_length\": 512}",
         };
         string[] kinds = ["t5", "roberta", "bert"];
-        var report = FuzzRunner.Run("tokenizer", 3000, TimeSpan.FromSeconds(14), TokenizerErrors, (rng, folder, log) =>
+        var report = FuzzRunner.Run("tokenizer", 700, TokenizerErrors, (rng, folder, log) =>
         {
             var kind = kinds[rng.Next(kinds.Length)];
             var useAuto = rng.Next(3) == 0;

@@ -17,7 +17,7 @@ internal static class Mutate
     /// <summary>The campaign seed: <c>RLHFKIT_FUZZ_SEED</c>, else a fixed one.</summary>
     public static int Seed => int.TryParse(Environment.GetEnvironmentVariable("RLHFKIT_FUZZ_SEED"), out var s) ? s : 20240917;
 
-    /// <summary>Budget multiplier (<c>RLHFKIT_FUZZ_SCALE</c>, default 1): scales both the case caps and the time budgets.</summary>
+    /// <summary>Case-count multiplier (<c>RLHFKIT_FUZZ_SCALE</c>, default 1), e.g. 10 for a long run.</summary>
     public static double Scale =>
         double.TryParse(Environment.GetEnvironmentVariable("RLHFKIT_FUZZ_SCALE"), NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && x > 0 ? x : 1;
 
@@ -259,9 +259,11 @@ internal sealed class FuzzReport(string campaign)
     public List<string> Failures { get; } = [];
     public Dictionary<string, string> Examples { get; } = [];
     public TimeSpan Elapsed { get; set; }
+    public (int Index, TimeSpan Time) Slowest { get; set; }
 
     public override string ToString() =>
-        $"{Campaign}: {Cases} cases in {Elapsed.TotalSeconds:F1} s (seed {Mutate.Seed}): {Loaded} loaded, " +
+        $"{Campaign}: {Cases} cases in {Elapsed.TotalSeconds:F1} s (seed {Mutate.Seed}; slowest case {Slowest.Index}, " +
+        $"{Slowest.Time.TotalMilliseconds:F0} ms): {Loaded} loaded, " +
         string.Join(", ", Rejected.Select(kv => $"{kv.Value} {kv.Key}")) + $"; {Failures.Count} failures";
 }
 
@@ -270,24 +272,24 @@ internal static class FuzzRunner
     public static readonly TimeSpan PerCaseTimeout = TimeSpan.FromSeconds(20);
 
     /// <summary>
-    /// Runs cases until <paramref name="maxCases"/> or <paramref name="budget"/>. Each case gets an empty folder and a
+    /// Runs the campaign's first <paramref name="cases"/> seeded cases (times <c>RLHFKIT_FUZZ_SCALE</c>): a fixed count,
+    /// not a time budget, so every machine runs the same cases however busy it is. Each case gets an empty folder and a
     /// seeded Random; <paramref name="prepare"/> writes the mutated inputs there (logging its mutations) and returns the
     /// load-and-check to run. A case passes when that returns, or throws one of <paramref name="allowed"/> whose
     /// message names a file of the case (contains its folder). Failing inputs are kept under
     /// <c>$TMP/rlhfkit-fuzz-failures/</c>.
     /// </summary>
-    public static FuzzReport Run(string campaign, int maxCases, TimeSpan budget, Type[] allowed,
-        Func<Random, string, List<string>, Action> prepare)
+    public static FuzzReport Run(string campaign, int cases, Type[] allowed, Func<Random, string, List<string>, Action> prepare)
     {
         var report = new FuzzReport(campaign);
         var root = Directory.CreateTempSubdirectory($"rlhfkit-fuzz-{campaign}-").FullName;
         var clock = Stopwatch.StartNew();
-        maxCases = (int)(maxCases * Mutate.Scale);
-        budget *= Mutate.Scale;
+        cases = (int)(cases * Mutate.Scale);
         try
         {
-            for (int i = 0; i < maxCases && clock.Elapsed < budget; i++)
+            for (int i = 0; i < cases; i++)
             {
+                var caseStart = clock.Elapsed;
                 var folder = Path.Combine(root, $"case-{i}");
                 Directory.CreateDirectory(folder);
                 var rng = Mutate.CaseRandom(campaign, i);
@@ -327,6 +329,8 @@ internal static class FuzzRunner
                     if (hung || report.Failures.Count >= 20) break; // a stuck case keeps its thread; stop here
                 }
                 try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+                var caseTime = clock.Elapsed - caseStart;
+                if (caseTime > report.Slowest.Time) report.Slowest = (i, caseTime);
                 if (i % 50 == 49) GC.Collect(); // native tensor memory is freed by finalizers of what a case did not dispose
             }
         }
