@@ -10,15 +10,15 @@ using static TorchSharp.torch;
 namespace RlhfKit.Tests.Reliability;
 
 /// <summary>
-/// Seeded fuzzing, a fixed number of cases per campaign, of everything the kit reads from disk: the fixture checkpoints in all three forms
-/// (safetensors, PyTorch zip, PyTorch legacy), config.json, whole model folders through <see cref="AutoModel"/>, and
-/// the tokenizer files (spiece.model, vocab.json, merges.txt, vocab.txt, tokenizer_config.json) through the three
-/// tokenizers and <see cref="AutoTokenizer"/>. Every case must either load (and then work: tensors of the declared
-/// sizes, a forward pass of the right shape, token ids inside the vocabulary) or throw one of the documented exception
-/// types with a message naming the file. Anything else (another exception type, a hang, a crash) fails the test with
-/// the case's mutations; its inputs are kept under <c>$TMP/rlhfkit-fuzz-failures/</c>.
-/// <c>RLHFKIT_FUZZ_SEED</c> picks another seed, <c>RLHFKIT_FUZZ_SCALE</c> scales the case counts
-/// (e.g. 10 for a long run).
+/// Seeded fuzzing (a fixed number of cases per campaign) of everything the kit reads from disk: the fixture checkpoints
+/// in all three forms (safetensors, PyTorch zip, PyTorch legacy), config.json, whole model folders through
+/// <see cref="AutoModel"/>, and the tokenizer files (spiece.model, vocab.json, merges.txt, vocab.txt,
+/// tokenizer_config.json) through the three tokenizers and <see cref="AutoTokenizer"/>. Every case must either load
+/// (and then work: tensors of the declared sizes, a forward pass of the right shape, token ids inside the vocabulary)
+/// or throw one of the documented exception types with a message naming the file. Anything else (another exception
+/// type, a hang, a crash) fails the test with the case's mutations; its inputs are kept under
+/// <c>$TMP/rlhfkit-fuzz-failures/</c>. <c>RLHFKIT_FUZZ_SEED</c> picks another seed, <c>RLHFKIT_FUZZ_SCALE</c> scales
+/// the case counts (e.g. 10 for a long run).
 /// </summary>
 public sealed class FuzzTests(ITestOutputHelper output)
 {
