@@ -20,8 +20,9 @@ internal static class EvaluationTestData
 
     public static T5ForConditionalGeneration Model(int seed, int vocabSize)
     {
-        manual_seed(seed);
-        return new T5ForConditionalGeneration(Config(vocabSize));
+        var model = new T5ForConditionalGeneration(Config(vocabSize));
+        SeededInitialization.InitializeRandomWeights(model, seed);
+        return model;
     }
 
     public static T5ForConditionalGeneration Copy(T5ForConditionalGeneration model)

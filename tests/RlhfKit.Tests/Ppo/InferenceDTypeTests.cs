@@ -20,8 +20,8 @@ public class InferenceDTypeTests
     [Fact]
     public void Bfloat16RolloutsUseACastCopyOfTheCurrentPolicyWeights()
     {
-        manual_seed(0);
         var policy = new Seq2SeqLMWithValueHead(new T5ForConditionalGeneration(TinyT5));
+        SeededInitialization.InitializeRandomWeights(policy, 0);
         using var trainer = new PpoTrainer(new PpoConfig { BatchSize = 2, MiniBatchSize = 1 }, policy) { RolloutDType = ScalarType.BFloat16 };
         long[][] queries = [[5, 6, 7, 1], [8, 9, 1]];
         var generation = GenerationConfig.PpoRollout(6, seed: 3) with { MinNewTokens = 6 };
@@ -47,10 +47,10 @@ public class InferenceDTypeTests
         var config = BenchmarkOptions.RobertaBaseShape() with { VocabSize = 200, HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 64 };
         var tokenizer = new SyntheticWordTokenizer(config.VocabSize);
         string[] texts = ["w5 w6 w7", "w10 w11 w12 w13 w14 w15", "w20"];
-        manual_seed(1);
         var a = new RobertaForSequenceClassification(config);
-        manual_seed(1);
         var b = new RobertaForSequenceClassification(config);
+        SeededInitialization.InitializeRandomWeights(a, 1);
+        SeededInitialization.InitializeRandomWeights(b, 1);
         var float32 = new TextClassificationPipeline(a, tokenizer).Logits(texts);
         var bf16 = new TextClassificationPipeline(b, tokenizer, dtype: ScalarType.BFloat16);
         Assert.Equal(ScalarType.BFloat16, b.classifier.out_proj.weight!.dtype);

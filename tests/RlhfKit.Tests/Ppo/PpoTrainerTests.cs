@@ -18,8 +18,9 @@ public class PpoTrainerTests
 
     internal static Seq2SeqLMWithValueHead TinyPolicy(int seed)
     {
-        manual_seed(seed);
-        return new Seq2SeqLMWithValueHead(new T5ForConditionalGeneration(TinyConfig));
+        var policy = new Seq2SeqLMWithValueHead(new T5ForConditionalGeneration(TinyConfig));
+        SeededInitialization.InitializeRandomWeights(policy, seed);
+        return policy;
     }
 
     internal static List<long[]> Queries(int count, int seed)

@@ -29,10 +29,12 @@ public sealed class TinyRunAssets : IDisposable
 
     public TinyRunAssets()
     {
-        manual_seed(11);
         using (var model = new T5ForConditionalGeneration(PolicyConfig))
+        {
+            SeededInitialization.InitializeRandomWeights(model, 11);
             CheckpointWriter.SaveHfFolder(Policy, PolicyConfig, model.state_dict(),
                 new Dictionary<string, byte[]> { ["spiece.model"] = File.ReadAllBytes(Fixtures.PathOf("spiece", "spiece.model")) });
+        }
 
         Directory.CreateDirectory(Reward);
         foreach (var f in new[] { "config.json", "model.safetensors" }) File.Copy(Fixtures.PathOf("roberta-cls", f), Path.Combine(Reward, f));
