@@ -1,22 +1,23 @@
 #!/usr/bin/env dotnet
-#:project ../lib/RlhfKit/RlhfKit.csproj
+#:project ../lib/RlhfKit.Workshop/RlhfKit.Workshop.csproj
 #:property TreatWarningsAsErrors=false
 #:property PublishAot=false
 // GENERATED from 00-environment.ipynb (the notebook is the source): edit the notebook, then run
-//   dotnet run scripts/notebook-scripts.cs
+//   dotnet run --project tools/NotebookScripts
 // Run this lesson without a notebook, from the kit's folder: dotnet run notebooks/00-environment.cs
 using RlhfKit.Alignment;
 using RlhfKit.Charts;
 using RlhfKit.Data;
 using RlhfKit.Evaluation;
 using RlhfKit.Generation;
-using RlhfKit.Hub;
-using RlhfKit.Models;
+using RlhfKit.Loading;
 using RlhfKit.Notebooks;
+using RlhfKit.Ppo;
 using RlhfKit.Rewards;
 using RlhfKit.Tokenization;
 using Microsoft.Data.Analysis;
 using XPlot.Plotly;
+using TorchSharp;
 using static RlhfKit.Notebooks.ConsoleNotebook;
 
 // # 00 · Check your machine
@@ -41,14 +42,12 @@ using static RlhfKit.Notebooks.ConsoleNotebook;
 // ## Load the kit
 //
 // `scripts/setup.sh` (run once after cloning) publishes the kit to `artifacts/kit`. The path below is relative to this
-// notebook's folder, which is where VS Code starts the notebook's kernel. The last three lines tell the notebook how to
-// draw the kit's charts, tables and progress bars (offline: plotly.js comes from `tools/plotly`, not from the internet).
-//
-// If this cell fails with *could not find file*, run `bash scripts/setup.sh` in the kit's folder and restart the
-// kernel (the *Restart* button above).
+// notebook's folder, which is where VS Code starts the notebook's kernel. `Notebook.Start()` loads LibTorch and tells the
+// notebook how to draw the kit's charts, tables and progress bars (offline: plotly.js comes from `tools/plotly`, not
+// from the internet).
 
-// The notebook loads the kit with #r "../artifacts/kit/RlhfKit.dll"; here the #:project line at the top does.
-RlhfKit.Native.TorchRuntime.EnsureLoaded();
+// The notebook loads the kit with #r "../artifacts/kit/RlhfKit.Workshop.dll"; here the #:project line at the top does.
+Notebook.Start();
 
 // ## Choose the models and the device
 //

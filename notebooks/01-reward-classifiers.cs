@@ -1,22 +1,23 @@
 #!/usr/bin/env dotnet
-#:project ../lib/RlhfKit/RlhfKit.csproj
+#:project ../lib/RlhfKit.Workshop/RlhfKit.Workshop.csproj
 #:property TreatWarningsAsErrors=false
 #:property PublishAot=false
 // GENERATED from 01-reward-classifiers.ipynb (the notebook is the source): edit the notebook, then run
-//   dotnet run scripts/notebook-scripts.cs
+//   dotnet run --project tools/NotebookScripts
 // Run this lesson without a notebook, from the kit's folder: dotnet run notebooks/01-reward-classifiers.cs
 using RlhfKit.Alignment;
 using RlhfKit.Charts;
 using RlhfKit.Data;
 using RlhfKit.Evaluation;
 using RlhfKit.Generation;
-using RlhfKit.Hub;
-using RlhfKit.Models;
+using RlhfKit.Loading;
 using RlhfKit.Notebooks;
+using RlhfKit.Ppo;
 using RlhfKit.Rewards;
 using RlhfKit.Tokenization;
 using Microsoft.Data.Analysis;
 using XPlot.Plotly;
+using TorchSharp;
 using static RlhfKit.Notebooks.ConsoleNotebook;
 
 // # 01 · The reward: two classifiers and a weighted sum
@@ -35,11 +36,12 @@ using static RlhfKit.Notebooks.ConsoleNotebook;
 // ## Load the kit
 //
 // `scripts/setup.sh` (run once after cloning) publishes the kit to `artifacts/kit`. The path below is relative to this
-// notebook's folder, which is where VS Code starts the notebook's kernel. The last three lines tell the notebook how to
-// draw the kit's charts, tables and progress bars (offline: plotly.js comes from `tools/plotly`, not from the internet).
+// notebook's folder, which is where VS Code starts the notebook's kernel. `Notebook.Start()` loads LibTorch and tells the
+// notebook how to draw the kit's charts, tables and progress bars (offline: plotly.js comes from `tools/plotly`, not
+// from the internet).
 
-// The notebook loads the kit with #r "../artifacts/kit/RlhfKit.dll"; here the #:project line at the top does.
-RlhfKit.Native.TorchRuntime.EnsureLoaded();
+// The notebook loads the kit with #r "../artifacts/kit/RlhfKit.Workshop.dll"; here the #:project line at the top does.
+Notebook.Start();
 
 // ## Choose the models and the device
 //
@@ -60,7 +62,7 @@ display(Lesson.Describe(config));
 // `config.Rewards` lists the reward components of the profile: a model (a local folder, or a Hub id such as
 // `cardiffnlp/twitter-roberta-base-sentiment`), the label whose logit counts, and a weight.
 
-var torchDevice = AlignmentRun.DeviceFromName(config.Device);
+var torchDevice = ProfileLoader.Device(config.Device);
 var (acceptabilitySpec, neutralSpec) = (config.Rewards[0], config.Rewards[1]);
 var acceptability = await TextClassificationPipeline.FromPretrainedAsync(acceptabilitySpec.Model, torchDevice);
 var tone = await TextClassificationPipeline.FromPretrainedAsync(neutralSpec.Model, torchDevice);

@@ -1,22 +1,23 @@
 #!/usr/bin/env dotnet
-#:project ../lib/RlhfKit/RlhfKit.csproj
+#:project ../lib/RlhfKit.Workshop/RlhfKit.Workshop.csproj
 #:property TreatWarningsAsErrors=false
 #:property PublishAot=false
 // GENERATED from 02-policy-and-data.ipynb (the notebook is the source): edit the notebook, then run
-//   dotnet run scripts/notebook-scripts.cs
+//   dotnet run --project tools/NotebookScripts
 // Run this lesson without a notebook, from the kit's folder: dotnet run notebooks/02-policy-and-data.cs
 using RlhfKit.Alignment;
 using RlhfKit.Charts;
 using RlhfKit.Data;
 using RlhfKit.Evaluation;
 using RlhfKit.Generation;
-using RlhfKit.Hub;
-using RlhfKit.Models;
+using RlhfKit.Loading;
 using RlhfKit.Notebooks;
+using RlhfKit.Ppo;
 using RlhfKit.Rewards;
 using RlhfKit.Tokenization;
 using Microsoft.Data.Analysis;
 using XPlot.Plotly;
+using TorchSharp;
 using static RlhfKit.Notebooks.ConsoleNotebook;
 
 // # 02 · The policy, the articles, and why generation settings matter
@@ -29,11 +30,12 @@ using static RlhfKit.Notebooks.ConsoleNotebook;
 // ## Load the kit
 //
 // `scripts/setup.sh` (run once after cloning) publishes the kit to `artifacts/kit`. The path below is relative to this
-// notebook's folder, which is where VS Code starts the notebook's kernel. The last three lines tell the notebook how to
-// draw the kit's charts, tables and progress bars (offline: plotly.js comes from `tools/plotly`, not from the internet).
+// notebook's folder, which is where VS Code starts the notebook's kernel. `Notebook.Start()` loads LibTorch and tells the
+// notebook how to draw the kit's charts, tables and progress bars (offline: plotly.js comes from `tools/plotly`, not
+// from the internet).
 
-// The notebook loads the kit with #r "../artifacts/kit/RlhfKit.dll"; here the #:project line at the top does.
-RlhfKit.Native.TorchRuntime.EnsureLoaded();
+// The notebook loads the kit with #r "../artifacts/kit/RlhfKit.Workshop.dll"; here the #:project line at the top does.
+Notebook.Start();
 
 // ## Choose the models and the device
 //
@@ -54,10 +56,10 @@ display(Lesson.Describe(config));
 // `Pretrained.ResolveAsync` returns a local folder as-is and downloads a Hub id (such as `google/flan-t5-small`) into
 // the Hugging Face cache the first time.
 
-var policyFolder = await Pretrained.ResolveAsync(config.Policy, ["config.json", "spiece.model"], ["tokenizer_config.json", "generation_config.json"]);
-var torchDevice = AlignmentRun.DeviceFromName(config.Device);
-var policy = AutoModel.T5FromPretrained(policyFolder, torchDevice);
-var tokenizer = AutoTokenizer.FromPretrained(policyFolder);
+var policyFiles = await ProfileLoader.PolicyAsync(config);   // config.json, weights and the tokenizer's files
+var torchDevice = ProfileLoader.Device(config.Device);
+var policy = AutoModel.T5FromPretrained(policyFiles.Folder, torchDevice);
+var tokenizer = policyFiles.Tokenizer;
 display($"{config.Policy}: {policy.parameters().Sum(p => p.numel()) / 1e6:F1}M parameters, {tokenizer.VocabSize} tokens in the vocabulary");
 
 // ## The articles
@@ -85,9 +87,9 @@ display($"{promptIds.Count} tokens. The first 12: [{string.Join(", ", promptIds.
 
 List<string> Summarize(IReadOnlyList<NewsArticle> items, GenerationConfig generation)
 {
-    var queries = items.Select(a => tokenizer.Encode(NewsDataset.Prompt(a.Text), true, config.MaxPromptTokens).Select(i => (long)i).ToArray()).ToList();
+    var queries = PromptedBatch.Queries(items.Select(a => a.Text), tokenizer, config.MaxPromptTokens);  // "summarize: " + text
     using var output = Seq2SeqGenerator.Generate(policy, queries, generation, torchDevice);
-    return output.ResponseIds().Select(r => tokenizer.Decode(r.Select(i => (int)i))).ToList();
+    return tokenizer.Decode(output.ResponseIds());                                                     // special tokens skipped
 }
 var greedy = new GenerationConfig { MaxNewTokens = config.Generation.MaxNewTokens };
 var greedySummaries = Summarize(sample, greedy);

@@ -12,7 +12,7 @@ dotnet restore Workshop.sln 2>&1 | tail -n 2
 dotnet tool restore
 
 # The kit for the notebooks: published once to artifacts/kit, with the native libraries of this machine next to it,
-# which every lesson's first cell loads (#r "../artifacts/kit/RlhfKit.dll"). RLHFKIT_TORCH_BACKEND=cuda-linux or
+# which every lesson's first cell loads (#r "../artifacts/kit/RlhfKit.Workshop.dll"). RLHFKIT_TORCH_BACKEND=cuda-linux or
 # cuda-windows publishes the GPU build instead (see environment.md). Restart open notebook kernels before rerunning.
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) rid=linux-x64 ;;
@@ -21,7 +21,7 @@ case "$(uname -s)-$(uname -m)" in
   *) rid="" ;;
 esac
 backend="${RLHFKIT_TORCH_BACKEND:-cpu}"
-dotnet publish lib/RlhfKit -c Release ${rid:+-r "$rid"} --self-contained false -p:TorchBackend="$backend" -o artifacts/kit 2>&1 | tail -n 3
+dotnet publish lib/RlhfKit.Workshop -c Release ${rid:+-r "$rid"} --self-contained false -p:TorchBackend="$backend" -o artifacts/kit 2>&1 | tail -n 3
 echo "kit for the notebooks: artifacts/kit (${rid:-portable}, Torch backend $backend)"
 
 # plotly.js for offline charts (RlhfKit.Charts inlines it into chart HTML): the exact version pinned in tools/plotly.

@@ -6,7 +6,7 @@ using RlhfKit.Data;
 using RlhfKit.Evaluation;
 using RlhfKit.Generation;
 using RlhfKit.Hub;
-using RlhfKit.Models;
+using RlhfKit.Loading;
 using RlhfKit.Tokenization;
 
 namespace RlhfKit.Cli;
@@ -114,7 +114,7 @@ internal static class Commands
             if (parse.GetValue(articles) is int n) config = config with { EvalArticles = n };
             EnsureOfflineAssets(config);
             var outDir = Path.GetFullPath(parse.GetValue(run)!);
-            if (!File.Exists(Path.Combine(outDir, "checkpoints", "latest.json")))
+            if (!RunCheckpoints.Exists(outDir))
                 throw new DirectoryNotFoundException($"{outDir} holds no checkpoint (checkpoints/latest.json); run 'align --out {outDir}' first.");
             using var loaded = await AlignmentRun.CreateAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar());
             var evaluation = loaded.Evaluate(log: Console.Error.WriteLine);
@@ -137,7 +137,7 @@ internal static class Commands
             var config = Profile(parse);
             EnsureOfflineAssets(config);
             var input = parse.GetValue(texts) is { Length: > 0 } given ? given : ["hello", "I love you!", "I hate you"];
-            var reward = await AlignmentRun.LoadRewardAsync(config, download: DownloadBar());
+            var reward = await ProfileLoader.RewardAsync(config, download: DownloadBar());
             var scores = reward.Score(input);
             Console.WriteLine(string.Join("\t", new[] { "text" }.Concat(scores.Components.Keys).Append("total")));
             for (int i = 0; i < input.Length; i++)
@@ -157,18 +157,16 @@ internal static class Commands
         var cmd = new Command("generate", "Summarize articles with a policy.") { ProfileOption, DeviceOption, policy, count, sample, texts };
         cmd.SetAction(async (parse, cancellation) =>
         {
-            var config = Profile(parse);
-            EnsureOfflineAssets(config);
-            var folder = await Pretrained.ResolveAsync(parse.GetValue(policy) ?? config.Policy, ["config.json", "spiece.model"], ["tokenizer_config.json"], progress: DownloadBar());
-            var device = AlignmentRun.DeviceFromName(config.Device);
-            var model = AutoModel.T5FromPretrained(folder, device);
-            var tokenizer = AutoTokenizer.FromPretrained(folder);
+            var config = Profile(parse); // generation needs no reward: the offline classifiers are not built here
+            var policyFiles = await ProfileLoader.PolicyAsync(config, download: DownloadBar(), policy: parse.GetValue(policy));
+            var device = ProfileLoader.Device(config.Device);
+            var model = AutoModel.T5FromPretrained(policyFiles.Folder, device);
             var articles = parse.GetValue(texts) is { Length: > 0 } given ? given.ToList()
-                : (await AlignmentRun.LoadArticlesAsync(config, "test")).Take(parse.GetValue(count)).Select(a => a.Text).ToList();
+                : (await ProfileLoader.ArticlesAsync(config, "test")).Take(parse.GetValue(count)).Select(a => a.Text).ToList();
             var generation = parse.GetValue(sample) ? config.Generation with { Seed = 0 } : new GenerationConfig { MaxNewTokens = config.Generation.MaxNewTokens };
-            var queries = articles.Select(a => tokenizer.Encode(NewsDataset.Prompt(a), true, config.MaxPromptTokens).Select(i => (long)i).ToArray()).ToList();
+            var queries = PromptedBatch.Queries(articles, policyFiles.Tokenizer, config.MaxPromptTokens);
             using var output = Seq2SeqGenerator.Generate(model, queries, generation, device);
-            var summaries = output.ResponseIds().Select(r => tokenizer.Decode(r.Select(i => (int)i))).ToList();
+            var summaries = policyFiles.Tokenizer.Decode(output.ResponseIds());
             for (int i = 0; i < articles.Count; i++) Console.WriteLine($"ARTICLE: {articles[i]}\nSUMMARY: {summaries[i]}\n");
             return 0;
         });

@@ -1,3 +1,4 @@
+using RlhfKit.Common;
 using System.Collections;
 using RlhfKit.Tokenization;
 

@@ -27,21 +27,28 @@ public sealed class PromptedBatch
     public static PromptedBatch Create(IReadOnlyList<NewsArticle> articles, IHfTokenizer tokenizer, int maxLength = 512)
     {
         ArgumentNullException.ThrowIfNull(articles);
+        var kept = new NewsArticle[articles.Count];
+        for (var i = 0; i < articles.Count; i++)
+            kept[i] = articles[i] ?? throw new ArgumentNullException(nameof(articles), $"articles[{i}] is null.");
+        var prompts = kept.Select(a => NewsDataset.Prompt(a.Text)).ToArray();
+        return new PromptedBatch(kept, prompts, Encode(prompts, tokenizer, maxLength));
+    }
+
+    /// <summary>The query ids of articles' texts: <c>"summarize: " + text</c> (<see cref="NewsDataset.Prompt"/>), encoded
+    /// as <see cref="Create"/> does. The one prompt path of the kit: the run, the evaluation, the command line and the
+    /// lessons all build their queries here.</summary>
+    public static IReadOnlyList<long[]> Queries(IEnumerable<string> articleTexts, IHfTokenizer tokenizer, int maxLength = 512)
+    {
+        ArgumentNullException.ThrowIfNull(articleTexts);
+        return Encode(articleTexts.Select(NewsDataset.Prompt).ToList(), tokenizer, maxLength);
+    }
+
+    static long[][] Encode(IReadOnlyList<string> prompts, IHfTokenizer tokenizer, int maxLength)
+    {
         ArgumentNullException.ThrowIfNull(tokenizer);
         if (maxLength < tokenizer.NumSpecialTokensToAdd + 1)
             throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength,
                 $"maxLength must leave room for at least one text token besides the {tokenizer.NumSpecialTokensToAdd} special token(s).");
-        var kept = new NewsArticle[articles.Count];
-        var prompts = new string[articles.Count];
-        var ids = new long[articles.Count][];
-        for (var i = 0; i < articles.Count; i++)
-        {
-            kept[i] = articles[i] ?? throw new ArgumentNullException(nameof(articles), $"articles[{i}] is null.");
-            prompts[i] = NewsDataset.Prompt(kept[i].Text);
-            var encoded = tokenizer.Encode(prompts[i], addSpecialTokens: true, maxLength: maxLength);
-            ids[i] = new long[encoded.Count];
-            for (var t = 0; t < encoded.Count; t++) ids[i][t] = encoded[t];
-        }
-        return new PromptedBatch(kept, prompts, ids);
+        return prompts.Select(p => tokenizer.Encode(p, addSpecialTokens: true, maxLength: maxLength).Select(t => (long)t).ToArray()).ToArray();
     }
 }

@@ -1,4 +1,4 @@
-using RlhfKit.Models;
+using RlhfKit.Common;
 using static TorchSharp.torch;
 
 namespace RlhfKit.Generation;
@@ -92,7 +92,7 @@ public static class Seq2SeqGenerator
     public static GenerationOutput Generate(ISeq2SeqLM model, IReadOnlyList<long[]> queries, GenerationConfig config, Device? device = null)
     {
         using var scope = NewDisposeScope();
-        var (ids, mask) = Ppo.PpoTrainer.PadRight(queries, model.PadTokenId);
+        var (ids, mask) = Batching.PadRight(queries, model.PadTokenId);
         var output = Generate(model, ids.to(device ?? CPU), mask.to(device ?? CPU), config);
         output.Sequences.DetachFromDisposeScope(); output.TokenLogprobs.DetachFromDisposeScope(); output.ResponseMask.DetachFromDisposeScope();
         foreach (var s in output.Scores ?? []) s.DetachFromDisposeScope();
@@ -148,7 +148,7 @@ public static class Seq2SeqGenerator
     }
 
     /// <summary>Hugging Face's processing order: min-length (processor), then temperature, top-k, top-p (warpers, sampling only).</summary>
-    internal static Tensor Process(Tensor logits, int step, int eosTokenId, GenerationConfig config)
+    public static Tensor Process(Tensor logits, int step, int eosTokenId, GenerationConfig config)
     {
         using var scope = NewDisposeScope();
         var scores = logits.alias();

@@ -10,18 +10,6 @@ namespace RlhfKit.Models;
 
 #pragma warning disable IDE1006 // field names mirror the Hugging Face state dict
 
-/// <summary>The sizes an encoder needs, shared by BERT and RoBERTa configs.</summary>
-internal sealed record EncoderDims(int VocabSize, int HiddenSize, int NumHiddenLayers, int NumAttentionHeads, int IntermediateSize,
-    string HiddenAct, int MaxPositionEmbeddings, int TypeVocabSize, double LayerNormEps, int PadTokenId,
-    double HiddenDropoutProb, double AttentionProbsDropoutProb, double? ClassifierDropout, int NumLabels);
-
-internal static class EncoderDimsExtensions
-{
-    internal static EncoderDims ToDims(this BertLikeConfig c) => new(c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads,
-        c.IntermediateSize, c.HiddenAct, c.MaxPositionEmbeddings, c.TypeVocabSize, c.LayerNormEps, c.PadTokenId,
-        c.HiddenDropoutProb, c.AttentionProbsDropoutProb, c.ClassifierDropout, c.NumLabels);
-}
-
 /// <summary>Word + position + token-type embeddings, then LayerNorm. RoBERTa numbers positions from pad+1 and skips padding.</summary>
 public sealed class BertEmbeddings : nn.Module
 {
@@ -31,7 +19,7 @@ public sealed class BertEmbeddings : nn.Module
     readonly bool _robertaPositions;
     readonly int _padTokenId;
 
-    internal BertEmbeddings(EncoderDims c, bool robertaPositions) : base(nameof(BertEmbeddings))
+    internal BertEmbeddings(BertLikeConfig c, bool robertaPositions) : base(nameof(BertEmbeddings))
     {
         word_embeddings = nn.Embedding(c.VocabSize, c.HiddenSize);
         position_embeddings = nn.Embedding(c.MaxPositionEmbeddings, c.HiddenSize);
@@ -69,7 +57,7 @@ public sealed class BertSelfAttention : nn.Module
     public readonly Dropout dropout;
     readonly int _heads, _headSize;
 
-    internal BertSelfAttention(EncoderDims c) : base(nameof(BertSelfAttention))
+    internal BertSelfAttention(BertLikeConfig c) : base(nameof(BertSelfAttention))
     {
         if (c.HiddenSize % c.NumAttentionHeads != 0)
             throw new ArgumentException($"hidden_size {c.HiddenSize} is not a multiple of num_attention_heads {c.NumAttentionHeads}.");
@@ -103,7 +91,7 @@ public sealed class BertResidualOutput : nn.Module
     public readonly LayerNorm LayerNorm;
     public readonly Dropout dropout;
 
-    internal BertResidualOutput(long inputSize, EncoderDims c) : base(nameof(BertResidualOutput))
+    internal BertResidualOutput(long inputSize, BertLikeConfig c) : base(nameof(BertResidualOutput))
     {
         dense = nn.Linear(inputSize, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
@@ -123,7 +111,7 @@ public sealed class BertAttention : nn.Module
     public readonly BertSelfAttention self;
     public readonly BertResidualOutput output;
 
-    internal BertAttention(EncoderDims c) : base(nameof(BertAttention))
+    internal BertAttention(BertLikeConfig c) : base(nameof(BertAttention))
     {
         self = new BertSelfAttention(c);
         output = new BertResidualOutput(c.HiddenSize, c);
@@ -142,7 +130,7 @@ public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
     public readonly Linear dense;
     readonly string _act;
 
-    internal BertIntermediate(EncoderDims c) : base(nameof(BertIntermediate))
+    internal BertIntermediate(BertLikeConfig c) : base(nameof(BertIntermediate))
     {
         dense = nn.Linear(c.HiddenSize, c.IntermediateSize);
         _act = c.HiddenAct;
@@ -163,7 +151,7 @@ public sealed class BertLayer : nn.Module
     public readonly BertIntermediate intermediate;
     public readonly BertResidualOutput output;
 
-    internal BertLayer(EncoderDims c) : base(nameof(BertLayer))
+    internal BertLayer(BertLikeConfig c) : base(nameof(BertLayer))
     {
         attention = new BertAttention(c);
         intermediate = new BertIntermediate(c);
@@ -183,7 +171,7 @@ public sealed class BertEncoder : nn.Module
 {
     public readonly ModuleList<BertLayer> layer;
 
-    internal BertEncoder(EncoderDims c) : base(nameof(BertEncoder))
+    internal BertEncoder(BertLikeConfig c) : base(nameof(BertEncoder))
     {
         layer = new ModuleList<BertLayer>();
         for (int i = 0; i < c.NumHiddenLayers; i++) layer.Add(new BertLayer(c));
@@ -196,7 +184,7 @@ public sealed class BertPooler : nn.Module<Tensor, Tensor>
 {
     public readonly Linear dense;
 
-    internal BertPooler(EncoderDims c) : base(nameof(BertPooler))
+    internal BertPooler(BertLikeConfig c) : base(nameof(BertPooler))
     {
         dense = nn.Linear(c.HiddenSize, c.HiddenSize);
         RegisterComponents();
@@ -217,7 +205,7 @@ public sealed class BertModel : nn.Module
     public readonly BertEncoder encoder;
     public readonly BertPooler? pooler;
 
-    internal BertModel(EncoderDims c, bool addPoolingLayer, bool robertaPositions) : base(nameof(BertModel))
+    internal BertModel(BertLikeConfig c, bool addPoolingLayer, bool robertaPositions) : base(nameof(BertModel))
     {
         embeddings = new BertEmbeddings(c, robertaPositions);
         encoder = new BertEncoder(c);
@@ -232,7 +220,7 @@ public sealed class BertModel : nn.Module
         using var scope = NewDisposeScope();
         var hidden = embeddings.Forward(inputIds, tokenTypeIds);
         var mask = attentionMask ?? ones_like(inputIds);
-        var additive = (1 - mask.to_type(hidden.dtype)).mul(T5Stack.MinValue(hidden.dtype)).view(inputIds.shape[0], 1, 1, inputIds.shape[1]);
+        var additive = (1 - mask.to_type(hidden.dtype)).mul(AttentionMask.MinValue(hidden.dtype)).view(inputIds.shape[0], 1, 1, inputIds.shape[1]);
         hiddenStates?.Add(hidden.MoveToOuterDisposeScope());
         foreach (var block in encoder.layer)
         {
@@ -290,23 +278,23 @@ public sealed class BertForSequenceClassification : nn.Module, ISequenceClassifi
     public readonly BertModel bert;
     public readonly Dropout dropout;
     public readonly Linear classifier;
-    readonly EncoderDims _dims;
+    readonly BertLikeConfig _config;
 
     public BertConfig Config { get; }
 
     public BertForSequenceClassification(BertConfig config) : base(nameof(BertForSequenceClassification))
     {
         Config = config;
-        _dims = config.ToDims();
-        bert = new BertModel(_dims, addPoolingLayer: true, robertaPositions: false);
-        dropout = nn.Dropout(_dims.ClassifierDropout ?? _dims.HiddenDropoutProb);
-        classifier = nn.Linear(_dims.HiddenSize, _dims.NumLabels);
+        _config = config;
+        bert = new BertModel(_config, addPoolingLayer: true, robertaPositions: false);
+        dropout = nn.Dropout(_config.ClassifierDropout ?? _config.HiddenDropoutProb);
+        classifier = nn.Linear(_config.HiddenSize, _config.NumLabels);
         RegisterComponents();
     }
 
     public IReadOnlyList<string> Id2Label => Config.Id2Label;
-    public int PadTokenId => _dims.PadTokenId;
-    public int MaxTokens => _dims.MaxPositionEmbeddings;
+    public int PadTokenId => _config.PadTokenId;
+    public int MaxTokens => _config.MaxPositionEmbeddings;
 
     public SequenceClassifierOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null, bool outputHiddenStates = false)
     {
@@ -314,6 +302,6 @@ public sealed class BertForSequenceClassification : nn.Module, ISequenceClassifi
         var states = outputHiddenStates ? new List<Tensor>() : null;
         var hidden = bert.Forward(inputIds, attentionMask, null, states);
         var logits = classifier.forward(dropout.forward(bert.pooler!.forward(hidden)));
-        return SequenceClassifierOutput.Create(logits, labels, _dims.NumLabels, hidden, states);
+        return SequenceClassifierOutput.Create(logits, labels, _config.NumLabels, hidden, states);
     }
 }

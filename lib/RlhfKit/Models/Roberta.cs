@@ -14,7 +14,7 @@ public sealed class RobertaClassificationHead : nn.Module<Tensor, Tensor>
     public readonly Linear dense, out_proj;
     public readonly Dropout dropout;
 
-    internal RobertaClassificationHead(EncoderDims c) : base(nameof(RobertaClassificationHead))
+    internal RobertaClassificationHead(BertLikeConfig c) : base(nameof(RobertaClassificationHead))
     {
         dense = nn.Linear(c.HiddenSize, c.HiddenSize);
         dropout = nn.Dropout(c.ClassifierDropout ?? c.HiddenDropoutProb);
@@ -36,23 +36,23 @@ public sealed class RobertaForSequenceClassification : nn.Module, ISequenceClass
 {
     public readonly BertModel roberta;
     public readonly RobertaClassificationHead classifier;
-    readonly EncoderDims _dims;
+    readonly BertLikeConfig _config;
 
     public RobertaConfig Config { get; }
 
     public RobertaForSequenceClassification(RobertaConfig config) : base(nameof(RobertaForSequenceClassification))
     {
         Config = config;
-        _dims = config.ToDims();
-        roberta = new BertModel(_dims, addPoolingLayer: false, robertaPositions: true);
-        classifier = new RobertaClassificationHead(_dims);
+        _config = config;
+        roberta = new BertModel(_config, addPoolingLayer: false, robertaPositions: true);
+        classifier = new RobertaClassificationHead(_config);
         RegisterComponents();
     }
 
     public IReadOnlyList<string> Id2Label => Config.Id2Label;
-    public int PadTokenId => _dims.PadTokenId;
+    public int PadTokenId => _config.PadTokenId;
     /// <summary>Positions start at pad+1, so 514 position embeddings hold 512 tokens.</summary>
-    public int MaxTokens => _dims.MaxPositionEmbeddings - _dims.PadTokenId - 1;
+    public int MaxTokens => _config.MaxPositionEmbeddings - _config.PadTokenId - 1;
 
     public SequenceClassifierOutput Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null, bool outputHiddenStates = false)
     {
@@ -60,6 +60,6 @@ public sealed class RobertaForSequenceClassification : nn.Module, ISequenceClass
         var states = outputHiddenStates ? new List<Tensor>() : null;
         var hidden = roberta.Forward(inputIds, attentionMask, null, states);
         var logits = classifier.forward(hidden);
-        return SequenceClassifierOutput.Create(logits, labels, _dims.NumLabels, hidden, states);
+        return SequenceClassifierOutput.Create(logits, labels, _config.NumLabels, hidden, states);
     }
 }

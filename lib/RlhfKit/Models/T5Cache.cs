@@ -1,3 +1,4 @@
+using RlhfKit.Generation;
 using static TorchSharp.torch;
 
 namespace RlhfKit.Models;
@@ -28,20 +29,6 @@ public sealed class T5LayerCache : IDisposable
         CrossValue = value.alias().DetachFromDisposeScope();
     }
 
-    /// <summary>Keeps only the given batch rows (generation drops nothing today, but beam or early-exit users may).</summary>
-    internal void Select(Tensor rows)
-    {
-        static Tensor? Pick(Tensor? t, Tensor r)
-        {
-            if (t is null) return null;
-            var picked = t.index_select(0, r).DetachFromDisposeScope();
-            t.Dispose();
-            return picked;
-        }
-        _selfKey = Pick(_selfKey, rows); _selfValue = Pick(_selfValue, rows);
-        CrossKey = Pick(CrossKey, rows); CrossValue = Pick(CrossValue, rows);
-    }
-
     public void Dispose()
     {
         _selfKey?.Dispose(); _selfValue?.Dispose(); CrossKey?.Dispose(); CrossValue?.Dispose();
@@ -50,7 +37,7 @@ public sealed class T5LayerCache : IDisposable
 }
 
 /// <summary>The decoder's cache: one <see cref="T5LayerCache"/> per block and the number of positions seen.</summary>
-public sealed class T5Cache : IDisposable
+public sealed class T5Cache : IDecoderCache
 {
     public T5Cache(int layers) => Layers = Enumerable.Range(0, layers).Select(_ => new T5LayerCache()).ToArray();
 
@@ -61,21 +48,5 @@ public sealed class T5Cache : IDisposable
 
     internal void Advance(long steps) => Length += steps;
 
-    internal void Select(Tensor rows) { foreach (var l in Layers) l.Select(rows); }
-
     public void Dispose() { foreach (var l in Layers) l.Dispose(); }
-}
-
-/// <summary>What generation needs from an encoder-decoder language model.</summary>
-public interface ISeq2SeqLM
-{
-    int DecoderStartTokenId { get; }
-    int PadTokenId { get; }
-    int EosTokenId { get; }
-    int VocabSize { get; }
-    Tensor Encode(Tensor inputIds, Tensor? attentionMask = null, List<Tensor>? hiddenStates = null);
-    T5Cache NewCache();
-    /// <summary>Feeds <paramref name="newTokens"/> [B, t] through the decoder with the cache and returns the
-    /// next-token logits [B, vocab] of the last position.</summary>
-    Tensor Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, T5Cache cache);
 }

@@ -2,6 +2,7 @@
 // as in Hugging Face transformers' modeling_t5.py: pre-norm blocks with an RMS layer norm, no biases, unscaled
 // dot-product attention with a learned relative position bias shared by all layers of a stack, and either a ReLU
 // (T5 v1.0) or gated-GELU (T5 v1.1 / FLAN-T5) feed-forward. Field names follow the Hugging Face state dict.
+using RlhfKit.Generation;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -317,7 +318,7 @@ public sealed class T5Stack : nn.Module
         var device = inputIds.device;
 
         var hidden = dropout.forward(embed_tokens.forward(inputIds));
-        var minValue = MinValue(hidden.dtype);
+        var minValue = AttentionMask.MinValue(hidden.dtype);
 
         // Self-attention bias: relative positions plus padding mask (and causal mask in the decoder).
         var selfBias = block[0].SelfAttention.ComputeBias(length, past + length, past, device).to_type(hidden.dtype);
@@ -350,14 +351,6 @@ public sealed class T5Stack : nn.Module
         cache?.Advance(length);
         return hidden.MoveToOuterDisposeScope();
     }
-
-    internal static double MinValue(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float16 => -65504.0,
-        ScalarType.BFloat16 => -3.3895313892515355e38,
-        ScalarType.Float64 => double.MinValue,
-        _ => float.MinValue,
-    };
 }
 
 /// <summary>Outputs of a T5 forward pass. Owns its tensors: dispose it (or move what you keep).</summary>
@@ -465,10 +458,13 @@ public sealed class T5ForConditionalGeneration : nn.Module, ISeq2SeqLM
     int ISeq2SeqLM.EosTokenId => Config.EosTokenId;
     int ISeq2SeqLM.VocabSize => Config.VocabSize;
 
-    Tensor ISeq2SeqLM.Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, T5Cache cache)
+    IDecoderCache ISeq2SeqLM.NewCache() => NewCache();
+
+    Tensor ISeq2SeqLM.Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, IDecoderCache cache)
     {
         using var scope = NewDisposeScope();
-        var decoded = Decode(newTokens, encoderStates, encoderAttentionMask, null, cache);
+        var decoded = Decode(newTokens, encoderStates, encoderAttentionMask, null, cache as T5Cache
+            ?? throw new ArgumentException($"T5 decodes with the T5Cache its NewCache() made, not a {cache.GetType().Name}.", nameof(cache)));
         return LmLogits(decoded[.., ^1..]).squeeze(1).MoveToOuterDisposeScope();
     }
 }

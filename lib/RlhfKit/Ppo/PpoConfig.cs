@@ -17,7 +17,9 @@ public enum KlPenaltyKind
 /// <summary>
 /// The options of TRL 0.7.1's legacy <c>PPOConfig</c> that shape the PPO math and the optimisation loop, with TRL's
 /// defaults, in C# naming (<c>init_kl_coef</c> becomes <see cref="InitKlCoef"/>, and so on). Tracking-only options
-/// (experiment name, logger, hub pushing, accelerator kwargs) are left out. Call <see cref="Validate"/> before use;
+/// (experiment name, logger, hub pushing, accelerator kwargs) are left out, and so are <c>steps</c> and
+/// <c>compare_steps</c> (how long to train is the caller's loop: the workshop's run has epochs and a step limit) and
+/// <c>optimize_device_cache</c> (the trainer frees every pass's tensors as it goes). Call <see cref="Validate"/> before use;
 /// unlike TRL (which only checks the batch-size divisibility and the penalty name) it rejects every value the math
 /// cannot work with.
 /// </summary>
@@ -25,9 +27,6 @@ public sealed record PpoConfig
 {
     /// <summary>Seed for random generation (<c>seed</c>, default 0).</summary>
     public int Seed { get; init; }
-
-    /// <summary>Number of training samples to run (<c>steps</c>, default 20000).</summary>
-    public int Steps { get; init; } = 20000;
 
     /// <summary>Adam learning rate (<c>learning_rate</c>). TRL 0.7.1 defaults to 1e-5; later TRL releases (and the
     /// TRL sentiment examples) use 1.41e-5.</summary>
@@ -78,19 +77,12 @@ public sealed record PpoConfig
     /// <summary>Gradient-norm clipping, none when null (<c>max_grad_norm</c>, default null).</summary>
     public double? MaxGradNorm { get; init; }
 
-    /// <summary>Free cached device memory around forward passes (<c>optimize_device_cache</c>, formerly
-    /// <c>optimize_cuda_cache</c>, default false).</summary>
-    public bool OptimizeDeviceCache { get; init; }
-
     /// <summary>Stop the PPO epochs early when the policy KL exceeds 1.5 * <see cref="TargetKl"/>
     /// (<c>early_stopping</c>, default false).</summary>
     public bool EarlyStopping { get; init; }
 
     /// <summary>KL level for early stopping (<c>target_kl</c>, default 1).</summary>
     public double TargetKl { get; init; } = 1;
-
-    /// <summary>Steps between comparisons with the best reward so far (<c>compare_steps</c>, default 1).</summary>
-    public int CompareSteps { get; init; } = 1;
 
     /// <summary>Skip minibatches whose masked mean ratio exceeds this (<c>ratio_threshold</c>, default 10).</summary>
     public double RatioThreshold { get; init; } = 10.0;
@@ -113,10 +105,6 @@ public sealed record PpoConfig
     /// <c>backward_batch_size</c>).</summary>
     public int BackwardBatchSize => MiniBatchSize * GradientAccumulationSteps;
 
-    /// <summary>Number of PPO steps (batches) the run makes: <c>ceil(Steps / BatchSize)</c> (TRL's
-    /// <c>total_ppo_epochs</c>).</summary>
-    public int TotalPpoEpochs => (int)Math.Ceiling((double)Steps / BatchSize);
-
     /// <summary>The KL controller this configuration asks for: adaptive when <see cref="AdaptKlCtrl"/>, else fixed.</summary>
     public IKlController CreateKlController() =>
         AdaptKlCtrl ? new AdaptiveKlController(InitKlCoef, Target, Horizon) : new FixedKlController(InitKlCoef);
@@ -130,7 +118,6 @@ public sealed record PpoConfig
         }
         static bool Finite(double x) => double.IsFinite(x);
 
-        Require(Steps >= 1, nameof(Steps), $"Steps must be at least 1, got {Steps}.");
         Require(Finite(LearningRate) && LearningRate > 0, nameof(LearningRate), $"LearningRate must be a positive number, got {LearningRate}.");
         Require(Finite(InitKlCoef) && InitKlCoef >= 0, nameof(InitKlCoef), $"InitKlCoef must be a non-negative number, got {InitKlCoef}.");
         Require(Enum.IsDefined(KlPenalty), nameof(KlPenalty), $"KlPenalty must be one of Kl, Abs, Mse, Full, got {(int)KlPenalty}.");
@@ -153,7 +140,6 @@ public sealed record PpoConfig
         Require(PpoEpochs >= 1, nameof(PpoEpochs), $"PpoEpochs must be at least 1, got {PpoEpochs}.");
         Require(MaxGradNorm is null || (Finite(MaxGradNorm.Value) && MaxGradNorm > 0), nameof(MaxGradNorm), $"MaxGradNorm must be null or a positive number, got {MaxGradNorm}.");
         Require(Finite(TargetKl) && TargetKl > 0, nameof(TargetKl), $"TargetKl must be a positive number, got {TargetKl}.");
-        Require(CompareSteps >= 1, nameof(CompareSteps), $"CompareSteps must be at least 1, got {CompareSteps}.");
         Require(RatioThreshold > 0 && !double.IsNaN(RatioThreshold), nameof(RatioThreshold), $"RatioThreshold must be a positive number, got {RatioThreshold}.");
         Require(ScoreClip is null || (Finite(ScoreClip.Value) && ScoreClip > 0), nameof(ScoreClip), $"ScoreClip must be null or a positive number, got {ScoreClip}.");
     }

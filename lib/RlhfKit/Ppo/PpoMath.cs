@@ -1,3 +1,4 @@
+using RlhfKit.Common;
 using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,7 +12,7 @@ namespace RlhfKit.Ppo;
 /// <param name="Stats">Detached statistics under TRL's flattened keys (see <see cref="PpoMath.Loss"/>).</param>
 /// <param name="RatioThresholdExceeded">True when the masked mean ratio exceeded <c>RatioThreshold</c>: the losses
 /// were multiplied by zero, and a trainer may skip the backward pass and optimizer step altogether.</param>
-internal sealed record PpoLossResult(Tensor PgLoss, Tensor VfLossTimesCoef, IReadOnlyDictionary<string, Tensor> Stats, bool RatioThresholdExceeded);
+public sealed record PpoLossResult(Tensor PgLoss, Tensor VfLossTimesCoef, IReadOnlyDictionary<string, Tensor> Stats, bool RatioThresholdExceeded);
 
 /// <summary>
 /// TRL 0.7.1's PPO math (<c>trl.core</c> helpers and the math methods of the legacy <c>PPOTrainer</c>) on TorchSharp
@@ -20,7 +21,7 @@ internal sealed record PpoLossResult(Tensor PgLoss, Tensor VfLossTimesCoef, IRea
 /// <c>strictTrl: true</c> to get TRL's exact behaviour (NaN, or an exception where TRL raises).
 /// Masks may be integer, boolean or floating-point; a position counts as valid when its mask is non-zero.
 /// </summary>
-internal static class PpoMath
+public static class PpoMath
 {
     /// <summary>Keys of per-token statistics that <see cref="RecordStepStats"/> concatenates instead of averaging.</summary>
     static readonly string[] PerTokenStats = ["policy/advantages", "policy/ratio"];
@@ -364,9 +365,7 @@ internal static class PpoMath
     {
         var values = lengths.Select(x => (double)x).ToArray();
         var mean = values.Length == 0 ? 0.0 : values.Average();
-        var std = values.Length < 2
-            ? (strictTrl ? double.NaN : 0.0)
-            : Math.Sqrt(values.Sum(x => (x - mean) * (x - mean)) / (values.Length - 1));
+        var std = values.Length < 2 ? (strictTrl ? double.NaN : 0.0) : Moments.SampleStd(values, mean);
         stats.Scalars[$"tokens/{name}_len_mean"] = strictTrl && values.Length == 0 ? double.NaN : mean;
         stats.Scalars[$"tokens/{name}_len_std"] = std;
         stats.Distributions[$"tokens/{name}_dist"] = values;

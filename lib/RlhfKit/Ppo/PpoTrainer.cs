@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RlhfKit.Common;
 using RlhfKit.Generation;
 using RlhfKit.Models;
 using TorchSharp;
@@ -140,7 +141,7 @@ public sealed class PpoTrainer : IDisposable
         int skipped = 0;
         for (int epoch = 0; epoch < Config.PpoEpochs && !earlyStop; epoch++)
         {
-            var order = Permutation(Config.BatchSize, DerivedSeed(100 + epoch));
+            var order = Seeding.Permutation(Config.BatchSize, DerivedSeed(100 + epoch)).Select(i => (long)i).ToArray();
             for (int b = 0; b < Config.BatchSize && !earlyStop; b += Config.BackwardBatchSize)
             {
                 for (int m = b; m < b + Config.BackwardBatchSize && !earlyStop; m += Config.MiniBatchSize)
@@ -199,7 +200,7 @@ public sealed class PpoTrainer : IDisposable
         var raw = scores.Select(s => (double)s).ToArray();
         var mean = raw.Average();
         stats.Scalars["env/reward_mean"] = mean;
-        stats.Scalars["env/reward_std"] = raw.Length > 1 ? Math.Sqrt(raw.Sum(x => (x - mean) * (x - mean)) / (raw.Length - 1)) : 0;
+        stats.Scalars["env/reward_std"] = raw.Length > 1 ? Moments.SampleStd(raw, mean) : 0;
         stats.Distributions["env/reward_dist"] = raw;
         stats.Scalars["ppo/learning_rate"] = Config.LearningRate;
         stats.Scalars["ppo/early_stop"] = earlyStop ? 1 : 0;
@@ -273,36 +274,9 @@ public sealed class PpoTrainer : IDisposable
         return scores;
     }
 
-    long DerivedSeed(int stream) => DerivedSeed(Config.Seed, StepCount, stream);
-
-    /// <summary>The seed of one random stream (<paramref name="stream"/>) of one step: a SplitMix64 mix of (seed, step,
-    /// stream), the same in every process. (It was <c>HashCode.Combine</c>, which .NET randomises per process, so a
-    /// run resumed after a restart, or a second run with the same seed, drew different samples.)</summary>
-    internal static long DerivedSeed(int seed, int step, int stream)
-    {
-        var a = new RlhfKit.Data.SplitMix64(unchecked((ulong)(uint)seed)).Next();
-        var b = new RlhfKit.Data.SplitMix64(a ^ (uint)step).Next();
-        var c = new RlhfKit.Data.SplitMix64(b ^ (uint)stream).Next();
-        return (long)(c & 0x7fffffff);
-    }
-
-    static long[] Permutation(int n, long seed) =>
-        RlhfKit.Data.SplitMix64.Permutation(n, (ulong)seed).Select(i => (long)i).ToArray();
-
-    internal static (Tensor Ids, Tensor Mask) PadRight(IReadOnlyList<long[]> rows, long pad)
-    {
-        int length = Math.Max(1, rows.Max(r => r.Length));
-        var ids = new long[rows.Count * length];
-        var mask = new long[rows.Count * length];
-        Array.Fill(ids, pad);
-        for (int b = 0; b < rows.Count; b++)
-        {
-            Array.Copy(rows[b], 0, ids, b * length, rows[b].Length);
-            Array.Fill(mask, 1L, b * length, rows[b].Length);
-        }
-        using var scope = NewDisposeScope();
-        return (tensor(ids).reshape(rows.Count, length).MoveToOuterDisposeScope(), tensor(mask).reshape(rows.Count, length).MoveToOuterDisposeScope());
-    }
+    /// <summary>The seed of random stream <paramref name="stream"/> of this step (<see cref="Seeding.Derive"/>), the same in
+    /// every process, so a resumed run draws what an uninterrupted one would have.</summary>
+    long DerivedSeed(int stream) => Seeding.Derive(Config.Seed, StepCount, stream);
 
     /// <summary>What a resumed run needs besides the weights: step count, KL coefficient, score moments.</summary>
     public PpoTrainerState GetState() => new(StepCount, KlController.Value, _scoreMoments.Count, _scoreMoments.Mean, _scoreMoments.Var);
@@ -338,12 +312,12 @@ public sealed class PpoTrainer : IDisposable
 public sealed record PpoTrainerState(int StepCount, double KlCoef, long ScoreCount, double ScoreMean, double ScoreVar);
 
 /// <summary>A padded batch of queries and responses for teacher-forced passes.</summary>
-internal sealed record RolloutBatch(Tensor InputIds, Tensor AttentionMask, Tensor DecoderInputIds, Tensor DecoderMask, Tensor Targets, Tensor Mask)
+public sealed record RolloutBatch(Tensor InputIds, Tensor AttentionMask, Tensor DecoderInputIds, Tensor DecoderMask, Tensor Targets, Tensor Mask)
 {
     public static RolloutBatch Create(IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses, T5Config config, Device device)
     {
-        var (ids, attention) = PpoTrainer.PadRight(queries, config.PadTokenId);
-        var (targets, mask) = PpoTrainer.PadRight(responses, config.PadTokenId);
+        var (ids, attention) = Batching.PadRight(queries, config.PadTokenId);
+        var (targets, mask) = Batching.PadRight(responses, config.PadTokenId);
         // Decoder input t is the token before target t: the start token, then the response shifted right.
         var start = full(targets.shape[0], 1, config.DecoderStartTokenId, dtype: int64);
         var decoderInputs = cat([start, targets[.., ..^1]], 1);

@@ -1,3 +1,5 @@
+using RlhfKit.Loading;
+using RlhfKit.Generation;
 using RlhfKit.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -112,7 +114,7 @@ public sealed class Seq2SeqLMWithValueHead : nn.Module, ISeq2SeqLM
         var cpu = pretrained_model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu());
         Checkpoints.CheckpointWriter.SaveSafetensors(
             v_head.state_dict().ToDictionary(kv => "v_head." + kv.Key, kv => kv.Value.detach().cpu()), Path.Combine(folder, ValueHeadFile));
-        Checkpoints.CheckpointWriter.SaveHfFolder(folder, Config, cpu, extraFiles);
+        Loading.PretrainedFolder.Save(folder, Config, cpu, extraFiles);
     }
 
     /// <summary>Loads a policy saved by <see cref="SavePretrained"/>, or a plain T5 folder (the value head then starts fresh).</summary>
@@ -136,6 +138,7 @@ public sealed class Seq2SeqLMWithValueHead : nn.Module, ISeq2SeqLM
     int ISeq2SeqLM.VocabSize => Config.VocabSize;
     public Tensor Encode(Tensor inputIds, Tensor? attentionMask = null, List<Tensor>? hiddenStates = null) => pretrained_model.Encode(inputIds, attentionMask, hiddenStates);
     public T5Cache NewCache() => pretrained_model.NewCache();
-    Tensor ISeq2SeqLM.Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, T5Cache cache) =>
+    IDecoderCache ISeq2SeqLM.NewCache() => NewCache();
+    Tensor ISeq2SeqLM.Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, IDecoderCache cache) =>
         ((ISeq2SeqLM)pretrained_model).Step(newTokens, encoderStates, encoderAttentionMask, cache);
 }

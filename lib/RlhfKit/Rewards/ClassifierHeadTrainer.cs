@@ -1,3 +1,4 @@
+using RlhfKit.Common;
 using System.Diagnostics;
 using RlhfKit.Models;
 using RlhfKit.Tokenization;
@@ -49,8 +50,7 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         for (int epoch = 0; epoch < config.Epochs; epoch++)
         {
             model.train();
-            var order = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
-            new Random(config.Seed * 31 + epoch).Shuffle(order);
+            var order = Seeding.Permutation(n, Seeding.Derive(config.Seed, epoch, stream: 0)).Select(i => (long)i).ToArray();
             double sum = 0; int batches = 0;
             for (int b = 0; b < n; b += config.BatchSize)
             {
@@ -96,7 +96,7 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         using var noGrad = no_grad();
         var encoded = texts.Select(t => tokenizer.Encode(t, true, config.MaxTokens).Select(i => (long)i).ToArray()).ToList();
         using var scope = NewDisposeScope();
-        var (ids, mask) = Ppo.PpoTrainer.PadRight(encoded, model.PadTokenId);
+        var (ids, mask) = Batching.PadRight(encoded, model.PadTokenId);
         var chunks = new List<Tensor>();
         for (long b = 0; b < ids.shape[0]; b += 256)
         {

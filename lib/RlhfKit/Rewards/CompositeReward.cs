@@ -28,19 +28,14 @@ public sealed class FunctionReward(string name, Func<string, float> score) : IRe
 public sealed record RewardBreakdown(float[] Total, IReadOnlyDictionary<string, float[]> Components);
 
 /// <summary>
-/// A weighted sum of named reward components (the workshop's default: 1 x acceptability + 0.5 x neutrality), with
-/// optional running normalisation of the total (Welford mean/variance over every batch seen) and clipping; both off by default.
+/// A weighted sum of named reward components, <c>total = Σ_k w_k · r_k(text)</c> (the workshop's default:
+/// 1 x acceptability + 0.5 x neutrality). Scaling, normalising and clipping the scores is the PPO trainer's job
+/// (<c>PpoConfig.UseScoreScaling</c>, <c>UseScoreNorm</c>, <c>ScoreClip</c>, as in TRL), so a reward scores base and
+/// aligned summaries on the same scale.
 /// </summary>
 public sealed class CompositeReward
 {
     readonly List<(IRewardComponent Component, double Weight)> _parts = [];
-    long _count;
-    double _mean, _m2;
-
-    public bool Normalize { get; init; }
-    /// <summary>Clip the (normalised) total to [-ClipAt, ClipAt]; null for no clipping.</summary>
-    public double? ClipAt { get; init; }
-
     public IReadOnlyList<(string Name, double Weight)> Parts => _parts.Select(p => (p.Component.Name, p.Weight)).ToList();
 
     public CompositeReward Add(IRewardComponent component, double weight = 1.0)
@@ -67,13 +62,6 @@ public sealed class CompositeReward
             components[component.Name] = scores;
             for (int i = 0; i < total.Length; i++) total[i] += weight * scores[i];
         }
-        if (Normalize)
-        {
-            foreach (var t in total) { _count++; var d = t - _mean; _mean += d / _count; _m2 += d * (t - _mean); }
-            double std = _count > 1 ? Math.Sqrt(_m2 / (_count - 1)) : 1.0;
-            for (int i = 0; i < total.Length; i++) total[i] = (total[i] - _mean) / (std > 1e-8 ? std : 1.0);
-        }
-        if (ClipAt is double c) for (int i = 0; i < total.Length; i++) total[i] = Math.Clamp(total[i], -c, c);
         return new RewardBreakdown(total.Select(x => (float)x).ToArray(), components);
     }
 }

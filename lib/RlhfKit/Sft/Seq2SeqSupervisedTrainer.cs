@@ -1,3 +1,4 @@
+using RlhfKit.Common;
 using System.Diagnostics;
 using RlhfKit.Models;
 using RlhfKit.Tokenization;
@@ -49,8 +50,7 @@ public sealed class Seq2SeqSupervisedTrainer(T5ForConditionalGeneration model, I
         {
             var clock = Stopwatch.StartNew();
             model.train();
-            var order = Enumerable.Range(0, train.Count).ToArray();
-            new Random(config.Seed * 7919 + epoch).Shuffle(order);
+            var order = Seeding.Permutation(train.Count, Seeding.Derive(config.Seed, epoch, stream: 0));
             double sum = 0;
             for (int b = 0; b < stepsPerEpoch && !cancellation.IsCancellationRequested; b++, step++)
             {
@@ -111,8 +111,8 @@ public sealed class Seq2SeqSupervisedTrainer(T5ForConditionalGeneration model, I
     {
         var sources = new List<long[]>(); var targets = new List<long[]>();
         foreach (var r in rows) { sources.Add(encoded[r].Source); targets.Add(encoded[r].Target); }
-        var (ids, mask) = Ppo.PpoTrainer.PadRight(sources, tokenizer.PadTokenId);
-        var (labels, labelMask) = Ppo.PpoTrainer.PadRight(targets, -100);
+        var (ids, mask) = Batching.PadRight(sources, tokenizer.PadTokenId);
+        var (labels, labelMask) = Batching.PadRight(targets, -100);
         return (ids, mask, labels);
     }
 }

@@ -53,6 +53,25 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
         Assert.Equal(Enumerable.Range(1, 8), steps);
     }
 
+    /// <summary>
+    /// <c>align</c> after the loop moved into the open (AlignmentRun split into the loader, the statistics log, the
+    /// checkpoints and a short public loop) logs, bit for bit, what it logged before: the statistics of a 3-step run
+    /// recorded with the code of before the split, on the same shipped offline models. Timings are the only keys
+    /// allowed to differ.
+    /// </summary>
+    [Fact]
+    public async Task AlignLogsTheStatisticsRecordedBeforeTheLoopWasSplit()
+    {
+        var outDir = Directory.CreateTempSubdirectory("rlhfkit-align-recorded-").FullName;
+        var (code, output) = await Cli("align", "--profile", "offline", "--out", outDir, "--max-steps", "3", "--no-eval");
+        Assert.True(code == 0, output);
+        static List<StepLog> Read(string path) => File.ReadLines(path).Select(l => StatisticsLog.Parse(l) ?? throw new InvalidDataException($"{path}: '{l}' is not a row")).ToList();
+        var expected = Read(Path.Combine(AppContext.BaseDirectory, "fixtures", "recorded", "align-offline-3-steps.stats.jsonl"));
+        var actual = Read(Path.Combine(outDir, "stats.jsonl"));
+        Reliability.TinyRunAssets.AssertSameStatistics(expected, actual);
+        Assert.Equal(expected.Select(r => (r.Epoch, r.Batch, r.SampleQuery, r.SampleResponse)), actual.Select(r => (r.Epoch, r.Batch, r.SampleQuery, r.SampleResponse)));
+    }
+
     [Fact]
     public async Task ScoreRunsTheSanityCheckAndUnknownProfilesFailClearly()
     {

@@ -23,7 +23,7 @@ public sealed class ChartHtmlTests : IDisposable
     static int Count(string text, string what) => Regex.Count(text, Regex.Escape(what));
 
     [Fact]
-    public void Package_json_pins_plotly_2x_exactly_and_the_lock_file_agrees()
+    public void PackageJsonPinsPlotly2xExactlyAndTheLockFileAgrees()
     {
         var pinned = PinnedPlotlyVersion;
         Assert.Matches(@"^2\.\d+\.\d+$", pinned);
@@ -34,7 +34,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void Locate_finds_the_installed_pinned_bundle()
+    public void LocateFindsTheInstalledPinnedBundle()
     {
         var bundle = Bundle;
         Assert.EndsWith(Path.Combine("plotly.js-dist-min", "plotly.min.js"), bundle);
@@ -42,7 +42,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void Environment_variable_overrides_the_search_when_the_file_exists()
+    public void EnvironmentVariableOverridesTheSearchWhenTheFileExists()
     {
         var custom = Path.Combine(dir.FullName, "my-plotly.js");
         File.WriteAllText(custom, "/** plotly.js v2.0.0 */");
@@ -58,7 +58,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void SearchUp_finds_bundles_in_ancestors_and_prefers_tools_plotly()
+    public void SearchUpFindsBundlesInAncestorsAndPrefersToolsPlotly()
     {
         var root = dir.FullName;
         var nested = Directory.CreateDirectory(Path.Combine(root, "a", "b", "c")).FullName;
@@ -76,7 +76,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void Saved_page_inlines_the_local_bundle_and_never_mentions_the_CDN()
+    public void SavedPageInlinesTheLocalBundleAndNeverMentionsTheCDN()
     {
         var path = Path.Combine(dir.FullName, "chart.html");
         var chart = Sample();
@@ -96,7 +96,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void Saved_page_can_reference_the_local_bundle_relatively()
+    public void SavedPageCanReferenceTheLocalBundleRelatively()
     {
         var vendor = Directory.CreateDirectory(Path.Combine(dir.FullName, "vendor dir")).FullName;
         var bundle = Path.Combine(vendor, "plotly.min.js");
@@ -112,7 +112,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void Without_a_local_bundle_the_page_uses_the_CDN_and_says_so()
+    public void WithoutALocalBundleThePageUsesTheCDNAndSaysSo()
     {
         var path = Path.Combine(dir.FullName, "cdn.html");
         Assert.Equal(PlotlySource.Cdn, ChartHtml.Save(Sample(), path, true, plotlyJsPath: null));
@@ -124,7 +124,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void Save_replaces_the_file_atomically_and_leaves_no_temp_files()
+    public void SaveReplacesTheFileAtomicallyAndLeavesNoTempFiles()
     {
         var path = Path.Combine(dir.FullName, "sub", "chart.html");
         ChartHtml.Save(Sample(), path, inlinePlotly: false);
@@ -138,7 +138,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void Notebook_fragment_is_a_div_and_scripts_with_the_guarded_bundle()
+    public void NotebookFragmentIsADivAndScriptsWithTheGuardedBundle()
     {
         var chart = Sample();
         var html = ChartHtml.ToInlineHtml(chart);
@@ -154,7 +154,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void Notebook_fragment_without_a_local_bundle_loads_the_CDN_and_says_so()
+    public void NotebookFragmentWithoutALocalBundleLoadsTheCDNAndSaysSo()
     {
         var html = ChartHtml.ToInlineHtml(Sample(), plotlyJsPath: null);
 
@@ -164,7 +164,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void Text_from_the_data_cannot_close_the_script_element()
+    public void TextFromTheDataCannotCloseTheScriptElement()
     {
         var chart = WorkshopCharts.Lines("</SCRIPT> <!-- title", "x", "y", [new LineSeries("</script><b>", [1, 2], [3, 4])]);
         var html = ChartHtml.ToHtml(chart);
@@ -175,7 +175,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void RewardAndKl_puts_KL_on_a_second_y_axis()
+    public void RewardAndKlPutsKLOnASecondYAxis()
     {
         var js = Sample().GetPlottingJS();
 
@@ -185,7 +185,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void MeanGainsWithCi_writes_asymmetric_error_bars_from_the_interval()
+    public void MeanGainsWithCiWritesAsymmetricErrorBarsFromTheInterval()
     {
         var js = WorkshopCharts.MeanGainsWithCi([("a", 1.0, 0.5, 1.25)]).GetPlottingJS();
 
@@ -195,7 +195,7 @@ public sealed class ChartHtmlTests : IDisposable
     }
 
     [Fact]
-    public void Builders_reject_inconsistent_input()
+    public void BuildersRejectInconsistentInput()
     {
         Assert.Throws<ArgumentException>(() => WorkshopCharts.RewardAndKl([0, 1], [1], [1, 2]));
         Assert.Throws<ArgumentException>(() => WorkshopCharts.RewardAndKl([0, 1], [1, 2], [1]));

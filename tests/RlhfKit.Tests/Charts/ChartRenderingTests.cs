@@ -35,7 +35,7 @@ public sealed class ChartRenderingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void RewardAndKl_draws_two_line_traces_on_two_y_axes()
+    public void RewardAndKlDrawsTwoLineTracesOnTwoYAxes()
     {
         var steps = Steps(30);
         var page = Render(WorkshopCharts.RewardAndKl(steps, Wave(30, 1, 0), Wave(30, 0.2, 1)), "reward-kl");
@@ -52,7 +52,7 @@ public sealed class ChartRenderingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void RewardComponents_draws_one_line_per_component()
+    public void RewardComponentsDrawsOneLinePerComponent()
     {
         var steps = Steps(20);
         var components = new Dictionary<string, IReadOnlyList<double>>
@@ -70,7 +70,7 @@ public sealed class ChartRenderingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void BeforeAfterDistributions_draws_two_overlaid_histograms()
+    public void BeforeAfterDistributionsDrawsTwoOverlaidHistograms()
     {
         var page = Render(WorkshopCharts.BeforeAfterDistributions("sentiment", Samples(200, 0.2, 0.5, 1), Samples(150, 0.6, 0.4, 2)), "distributions");
 
@@ -83,7 +83,7 @@ public sealed class ChartRenderingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void MeanGainsWithCi_draws_one_bar_with_an_error_bar_per_component()
+    public void MeanGainsWithCiDrawsOneBarWithAnErrorBarPerComponent()
     {
         var gains = new List<(string Name, double Mean, double Low, double High)>
         {
@@ -99,7 +99,7 @@ public sealed class ChartRenderingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Lines_draws_every_series_even_with_markup_in_names()
+    public void LinesDrawsEverySeriesEvenWithMarkupInNames()
     {
         var x = Steps(10);
         var series = new List<LineSeries>
@@ -118,7 +118,7 @@ public sealed class ChartRenderingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Page_referencing_the_local_bundle_by_relative_path_renders_offline()
+    public void PageReferencingTheLocalBundleByRelativePathRendersOffline()
     {
         var page = Render(WorkshopCharts.RewardAndKl(Steps(5), Wave(5, 1, 0), Wave(5, 1, 1)), "relative", inlinePlotly: false);
         var html = File.ReadAllText(Path.Combine(dir.FullName, "relative.html"));
@@ -129,7 +129,7 @@ public sealed class ChartRenderingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Missing_local_bundle_falls_back_to_the_CDN_which_draws_nothing_offline()
+    public void MissingLocalBundleFallsBackToTheCDNWhichDrawsNothingOffline()
     {
         var path = Path.Combine(dir.FullName, "cdn.html");
         var source = ChartHtml.Save(WorkshopCharts.RewardAndKl(Steps(5), Wave(5, 1, 0), Wave(5, 1, 1)), path, inlinePlotly: true,
@@ -143,7 +143,7 @@ public sealed class ChartRenderingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Broken_bundle_draws_nothing()
+    public void BrokenBundleDrawsNothing()
     {
         var broken = Path.Combine(dir.FullName, "plotly.min.js");
         File.WriteAllText(broken, "/* not plotly.js */ throw new Error('broken bundle');\n");
@@ -157,7 +157,7 @@ public sealed class ChartRenderingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Notebook_fragments_render_offline_twice_on_one_page_even_with_RequireJS_present()
+    public void NotebookFragmentsRenderOfflineTwiceOnOnePageEvenWithRequireJSPresent()
     {
         var first = ChartHtml.ToInlineHtml(WorkshopCharts.RewardAndKl(Steps(5), Wave(5, 1, 0), Wave(5, 1, 1)));
         var second = ChartHtml.ToInlineHtml(WorkshopCharts.MeanGainsWithCi([("a", 1, 0.5, 1.5), ("b", 2, 1, 3)]));

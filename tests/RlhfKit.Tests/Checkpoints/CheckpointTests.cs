@@ -1,3 +1,4 @@
+using RlhfKit.Loading;
 using System.Buffers.Binary;
 using System.Text;
 using RlhfKit.Checkpoints;
@@ -426,7 +427,7 @@ public sealed class CheckpointTests : IDisposable
             ["encoder.final_layer_norm.weight"] = torch.ones(3),
         };
         var folder = Path.Combine(_dir.FullName, "out");
-        CheckpointWriter.SaveHfFolder(folder, TinyT5(tie: true), sd, new Dictionary<string, byte[]> { ["generation_config.json"] = "{}"u8.ToArray() });
+        PretrainedFolder.Save(folder, TinyT5(tie: true), sd, new Dictionary<string, byte[]> { ["generation_config.json"] = "{}"u8.ToArray() });
         Assert.Equal(Path.Combine(folder, "model.safetensors"), CheckpointReader.FindWeights(folder));
         var back = CheckpointReader.ReadStateDict(CheckpointReader.FindWeights(folder));
         Assert.Equal(["encoder.final_layer_norm.weight", "shared.weight"], back.Keys.Order());
@@ -438,10 +439,10 @@ public sealed class CheckpointTests : IDisposable
 
         // Untied: lm_head is its own tensor and is kept.
         sd["lm_head.weight"] = torch.randn([5, 3]);
-        CheckpointWriter.SaveHfFolder(folder, TinyT5(tie: false), sd);
+        PretrainedFolder.Save(folder, TinyT5(tie: false), sd);
         Assert.Contains("lm_head.weight", CheckpointReader.ReadStateDict(Path.Combine(folder, "model.safetensors")).Keys);
         // A config that ties weights that differ would lose one: refused.
-        var e = Assert.Throws<InvalidOperationException>(() => CheckpointWriter.SaveHfFolder(folder, TinyT5(tie: true), sd));
+        var e = Assert.Throws<InvalidOperationException>(() => PretrainedFolder.Save(folder, TinyT5(tie: true), sd));
         Assert.Contains("lm_head.weight", e.Message);
     }
 

@@ -45,7 +45,7 @@ public sealed class NewsDatasetHubTests : IAsyncLifetime
     });
 
     [Fact]
-    public async Task NamedFile_DownloadsIntoDatasetsCacheFolder_AndReadsText()
+    public async Task NamedFileDownloadsIntoDatasetsCacheFolderAndReadsText()
     {
         using var hub = Client();
         var ds = await NewsDataset.FromHubAsync(hub, split: "train", files: [TrainFile]);
@@ -60,7 +60,7 @@ public sealed class NewsDatasetHubTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task SeveralShards_AreConcatenatedInOrder_WithRunningRowIds()
+    public async Task SeveralShardsAreConcatenatedInOrderWithRunningRowIds()
     {
         using var hub = Client();
         var ds = await NewsDataset.FromHubAsync(hub, split: "test", files: [TestFile0, TestFile1]);
@@ -70,7 +70,7 @@ public sealed class NewsDatasetHubTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Default_ReadsTheHubParquetExport()
+    public async Task DefaultReadsTheHubParquetExport()
     {
         Assert.Equal("default/train/0000.parquet", NewsDataset.ParquetExportFile("train"));
         using var hub = Client();
@@ -82,7 +82,7 @@ public sealed class NewsDatasetHubTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Offline_NotCached_RaisesHubOfflineNamingTheFile()
+    public async Task OfflineNotCachedRaisesHubOfflineNamingTheFile()
     {
         using var hub = Client(offline: true);
         var e = await Assert.ThrowsAsync<HubOfflineException>(() => NewsDataset.FromHubAsync(hub, split: "train", files: [TrainFile]));
@@ -93,7 +93,7 @@ public sealed class NewsDatasetHubTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Offline_AfterDownload_ReadsFromCache()
+    public async Task OfflineAfterDownloadReadsFromCache()
     {
         using (var online = Client()) await NewsDataset.FromHubAsync(online, files: [TrainFile]);
         var requests = server.Requests.Count;
@@ -106,7 +106,7 @@ public sealed class NewsDatasetHubTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task MissingTextColumn_NamesCachedFileAndColumns()
+    public async Task MissingTextColumnNamesCachedFileAndColumns()
     {
         using var hub = Client();
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => NewsDataset.FromHubAsync(hub, files: [TrainFile], textColumn: "article"));
@@ -115,7 +115,7 @@ public sealed class NewsDatasetHubTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task UnknownFile_IsHubNotFound()
+    public async Task UnknownFileIsHubNotFound()
     {
         using var hub = Client();
         await Assert.ThrowsAsync<HubNotFoundException>(() => NewsDataset.FromHubAsync(hub, files: ["data/nope.parquet"]));

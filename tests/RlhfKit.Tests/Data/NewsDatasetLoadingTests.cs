@@ -8,7 +8,7 @@ public sealed class NewsDatasetLoadingTests
     // ---- JSONL ----
 
     [Fact]
-    public void Jsonl_ReadsCorpusFields_SkipsBlankLines_DefaultsIds()
+    public void JsonlReadsCorpusFieldsSkipsBlankLinesDefaultsIds()
     {
         using var dir = new TempFolder();
         var path = dir.Write("train.jsonl",
@@ -26,7 +26,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Jsonl_BadJson_NamesFileAndLine()
+    public void JsonlBadJsonNamesFileAndLine()
     {
         using var dir = new TempFolder();
         var path = dir.Write("bad.jsonl", "{\"text\": \"ok\"}\n\n{\"text\": \"unterminated}\n");
@@ -36,7 +36,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Jsonl_MissingText_NamesFileLineAndKeys()
+    public void JsonlMissingTextNamesFileLineAndKeys()
     {
         using var dir = new TempFolder();
         var path = dir.Write("bad.jsonl", "{\"text\": \"ok\"}\n{\"id\": \"x\", \"body\": \"wrong key\"}\n");
@@ -51,7 +51,7 @@ public sealed class NewsDatasetLoadingTests
     [InlineData("[\"text\"]", "expected a JSON object")]
     [InlineData("{\"text\": \"t\", \"id\": [1]}", "\"id\" must be a string or a number")]
     [InlineData("{\"text\": \"t\", \"topic\": 3}", "\"topic\" must be a string")]
-    public void Jsonl_WrongTypes_AreNamed(string line, string expected)
+    public void JsonlWrongTypesAreNamed(string line, string expected)
     {
         using var dir = new TempFolder();
         var path = dir.Write("bad.jsonl", line + "\n");
@@ -61,7 +61,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Jsonl_MissingFile_IsFileNotFound()
+    public void JsonlMissingFileIsFileNotFound()
     {
         var path = Path.Combine(Path.GetTempPath(), $"nope-{Guid.NewGuid():N}.jsonl");
         var e = Assert.Throws<FileNotFoundException>(() => NewsDataset.FromJsonl(path));
@@ -71,7 +71,7 @@ public sealed class NewsDatasetLoadingTests
     // ---- parquet ----
 
     [Fact]
-    public void Parquet_ReadsTextAndIdAcrossRowGroups()
+    public void ParquetReadsTextAndIdAcrossRowGroups()
     {
         using var dir = new TempFolder();
         var path = dir.Write("news.parquet", DataTestFiles.Parquet(new Dictionary<string, string?[]>
@@ -89,7 +89,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Parquet_OtherTextColumn_AndSummaryColumn()
+    public void ParquetOtherTextColumnAndSummaryColumn()
     {
         using var dir = new TempFolder();
         var path = dir.Write("other.parquet", DataTestFiles.Parquet(new Dictionary<string, string?[]>
@@ -104,7 +104,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Parquet_MissingColumn_NamesFileAndListsColumns()
+    public void ParquetMissingColumnNamesFileAndListsColumns()
     {
         using var dir = new TempFolder();
         var path = dir.Write("news.parquet", DataTestFiles.NewsParquet("a", "b"));
@@ -115,7 +115,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Parquet_NullText_NamesRow()
+    public void ParquetNullTextNamesRow()
     {
         using var dir = new TempFolder();
         var path = dir.Write("nulls.parquet", DataTestFiles.Parquet(new Dictionary<string, string?[]> { ["text"] = ["a", null] }));
@@ -125,7 +125,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Parquet_NotParquet_IsInvalidData()
+    public void ParquetNotParquetIsInvalidData()
     {
         using var dir = new TempFolder();
         var path = dir.Write("fake.parquet", "{\"text\": \"this is JSON, not parquet\"}");
@@ -146,7 +146,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Offline_DataDir_AcceptsSplitFolderOrCheckout()
+    public void OfflineDataDirAcceptsSplitFolderOrCheckout()
     {
         using var dir = new TempFolder();
         var news = Corpus(dir, "train", "validation", "test");
@@ -156,7 +156,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Offline_SearchesUpFromStartFolders()
+    public void OfflineSearchesUpFromStartFolders()
     {
         using var dir = new TempFolder();
         Corpus(dir, "train");
@@ -168,7 +168,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Offline_EnvironmentVariable_WinsOverSearch()
+    public void OfflineEnvironmentVariableWinsOverSearch()
     {
         using var dir = new TempFolder();
         var news = Corpus(dir, "train");
@@ -178,7 +178,7 @@ public sealed class NewsDatasetLoadingTests
     }
 
     [Fact]
-    public void Offline_NotFound_ListsPlacesAndAvailableSplits()
+    public void OfflineNotFoundListsPlacesAndAvailableSplits()
     {
         using var dir = new TempFolder();
         var news = Corpus(dir, "train", "test");
@@ -198,6 +198,6 @@ public sealed class NewsDatasetLoadingTests
     [InlineData("../train")]
     [InlineData("a/b")]
     [InlineData("")]
-    public void Offline_RejectsPathLikeSplits(string split) =>
+    public void OfflineRejectsPathLikeSplits(string split) =>
         Assert.Throws<ArgumentException>(() => NewsDataset.LoadOffline(split, Path.GetTempPath()));
 }

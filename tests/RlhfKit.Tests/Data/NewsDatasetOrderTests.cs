@@ -1,3 +1,4 @@
+using RlhfKit.Common;
 using RlhfKit.Data;
 
 namespace RlhfKit.Tests.Data;
@@ -5,7 +6,7 @@ namespace RlhfKit.Tests.Data;
 public sealed class NewsDatasetOrderTests
 {
     [Fact]
-    public void SplitMix64_MatchesReferenceOutputsForSeedZero()
+    public void SplitMix64MatchesReferenceOutputsForSeedZero()
     {
         // Vigna's splitmix64.c seeded with 0.
         var rng = new SplitMix64(0);
@@ -15,7 +16,7 @@ public sealed class NewsDatasetOrderTests
     }
 
     [Fact]
-    public void Permutation_Seed0_Of10_IsFixed()
+    public void PermutationSeed0Of10IsFixed()
     {
         // Fisher–Yates on 0..9, j = r mod (i+1) with the SplitMix64(0) outputs r (no rejection happens here):
         // i=9 r=E220A8397B1DCDAF j=5 -> 0 1 2 3 4 9 6 7 8 5
@@ -33,7 +34,7 @@ public sealed class NewsDatasetOrderTests
     }
 
     [Fact]
-    public void Shuffle_SameSeedSameOrder_DifferentSeedDifferentOrder_NothingLost()
+    public void ShuffleSameSeedSameOrderDifferentSeedDifferentOrderNothingLost()
     {
         var ds = DataTestFiles.Numbered(100);
         var a = ds.Shuffle(1234).Select(x => x.Id).ToList();
@@ -48,14 +49,14 @@ public sealed class NewsDatasetOrderTests
     }
 
     [Fact]
-    public void Shuffle_NegativeSeed_IsItsOwnOrder()
+    public void ShuffleNegativeSeedIsItsOwnOrder()
     {
         Assert.Equal(NewsDataset.Permutation(10, -1), NewsDataset.Permutation(10, -1));
         Assert.NotEqual(NewsDataset.Permutation(10, -1), NewsDataset.Permutation(10, 1));
     }
 
     [Fact]
-    public void Batches_DropLastByDefault()
+    public void BatchesDropLastByDefault()
     {
         var ds = DataTestFiles.Numbered(10);
         Assert.Equal([[0, 1, 2, 3], [4, 5, 6, 7]], ds.Batches(4).Select(Ids));
@@ -66,7 +67,7 @@ public sealed class NewsDatasetOrderTests
     }
 
     [Fact]
-    public void EpochBatches_EachEpochIsItsSeededShuffle_Epoch0IsShuffleSeed()
+    public void EpochBatchesEachEpochIsItsSeededShuffleEpoch0IsShuffleSeed()
     {
         var ds = DataTestFiles.Numbered(10);
         var all = ds.EpochBatches(batchSize: 3, epochs: 3, seed: 7).ToList();
@@ -80,7 +81,7 @@ public sealed class NewsDatasetOrderTests
     }
 
     [Fact]
-    public void EpochBatches_ResumeAt_1_2_EqualsTailOfFullRun()
+    public void EpochBatchesResumeAt12EqualsTailOfFullRun()
     {
         var ds = DataTestFiles.Numbered(23);
         var full = ds.EpochBatches(batchSize: 4, epochs: 3, seed: 42).ToList();
@@ -97,7 +98,7 @@ public sealed class NewsDatasetOrderTests
     }
 
     [Fact]
-    public void EpochBatches_IndexPastLastBatch_MovesToNextEpoch_TooFarIsRejected()
+    public void EpochBatchesIndexPastLastBatchMovesToNextEpochTooFarIsRejected()
     {
         var ds = DataTestFiles.Numbered(8);
         var full = ds.EpochBatches(4, 2, 1).ToList();
@@ -109,7 +110,7 @@ public sealed class NewsDatasetOrderTests
     }
 
     [Fact]
-    public void FilterByLength_InclusiveBounds_CountsCodePoints()
+    public void FilterByLengthInclusiveBoundsCountsCodePoints()
     {
         var ds = new NewsDataset([
             new NewsArticle("short", new string('a', 199)),
@@ -127,7 +128,7 @@ public sealed class NewsDatasetOrderTests
     }
 
     [Fact]
-    public void Where_And_Take()
+    public void WhereAndTake()
     {
         var ds = DataTestFiles.Numbered(10);
         Assert.Equal(["a1", "a3", "a5"], ds.Where(a => int.Parse(a.Id[1..]) % 2 == 1).Take(3).Select(a => a.Id));

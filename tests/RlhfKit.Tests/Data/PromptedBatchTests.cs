@@ -8,11 +8,11 @@ public sealed class PromptedBatchTests
     static readonly Lazy<T5Tokenizer> Tokenizer = new(() => T5Tokenizer.FromFile(Fixtures.PathOf("spiece", "spiece.model")));
 
     [Fact]
-    public void Prompt_IsTheWorkshopPrefix() =>
+    public void PromptIsTheWorkshopPrefix() =>
         Assert.Equal("summarize: The budget passed.", NewsDataset.Prompt("The budget passed."));
 
     [Fact]
-    public void Tokenize_ShortArticle_IsThePlainEncodingWithEos()
+    public void TokenizeShortArticleIsThePlainEncodingWithEos()
     {
         var tok = Tokenizer.Value;
         var ds = new NewsDataset([new NewsArticle("a", "The council approved the budget."), new NewsArticle("b", "Rain.")]);
@@ -30,7 +30,7 @@ public sealed class PromptedBatchTests
     }
 
     [Fact]
-    public void Tokenize_LongArticle_TruncatesToMaxLength_KeepingEos()
+    public void TokenizeLongArticleTruncatesToMaxLengthKeepingEos()
     {
         var tok = Tokenizer.Value;
         var text = string.Join(" ", Enumerable.Repeat("The quick brown fox jumps over the lazy dog.", 100));
@@ -49,6 +49,6 @@ public sealed class PromptedBatchTests
     }
 
     [Fact]
-    public void Tokenize_MaxLengthWithoutRoomForText_IsRejected() =>
+    public void TokenizeMaxLengthWithoutRoomForTextIsRejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => PromptedBatch.Create([new NewsArticle("a", "x")], Tokenizer.Value, maxLength: 1));
 }

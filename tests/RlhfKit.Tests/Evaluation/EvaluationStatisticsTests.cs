@@ -132,12 +132,11 @@ public class EvaluationStatisticsTests
     }
 
     [Fact]
-    public void RejectsMismatchedInputsAndNormalisingRewards()
+    public void RejectsMismatchedInputsAndEmptyRewards()
     {
         Assert.Throws<ArgumentException>(() => PolicyEvaluator.EvaluateSummaries(Articles(), BaseTexts, AlignedTexts[..4], TableReward(), KlAligned));
         Assert.Throws<ArgumentException>(() => PolicyEvaluator.EvaluateSummaries(Articles(), BaseTexts, AlignedTexts, TableReward(), KlAligned[..3]));
-        var normalising = new CompositeReward { Normalize = true }.Add("len", t => t.Length);
-        Assert.Throws<ArgumentException>(() => PolicyEvaluator.EvaluateSummaries(Articles(), BaseTexts, AlignedTexts, normalising, KlAligned));
+        Assert.Throws<ArgumentException>(() => PolicyEvaluator.EvaluateSummaries(Articles(), BaseTexts, AlignedTexts, new CompositeReward(), KlAligned));
         var reserved = new CompositeReward().Add("total", t => t.Length);
         Assert.Throws<ArgumentException>(() => PolicyEvaluator.EvaluateSummaries(Articles(), BaseTexts, AlignedTexts, reserved, KlAligned));
     }

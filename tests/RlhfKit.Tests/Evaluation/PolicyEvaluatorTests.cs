@@ -1,3 +1,5 @@
+using RlhfKit.Common;
+using RlhfKit.Data;
 using RlhfKit.Evaluation;
 using RlhfKit.Generation;
 using RlhfKit.Models;
@@ -78,11 +80,11 @@ public class PolicyEvaluatorTests
         var result = evaluator.Evaluate(articles, generation, batchSize: 8); // one batch: seed used as given
 
         // Generation: exactly what the generator gives both models for the same prompts and config.
-        var queries = articles.Select(evaluator.EncodePrompt).ToList();
+        var queries = PromptedBatch.Queries(articles.Select(a => a.Text), tok, evaluator.MaxInputLength);
         Assert.All(queries, q => Assert.True(q.Length <= 40 && q[^1] == tok.EosTokenId));
         Assert.Contains(queries, q => q.Length == 40); // truncation happened
         baseModel.eval(); alignedLm.eval();
-        var (ids, mask) = PpoTrainer.PadRight(queries, 0);
+        var (ids, mask) = Batching.PadRight(queries, 0);
         using (var b = Seq2SeqGenerator.Generate(baseModel, ids, mask, generation))
             Assert.Equal(b.ResponseIds(), result.Rows.Select(r => r.BaseResponseIds!));
         using (var a = Seq2SeqGenerator.Generate(alignedLm, ids, mask, generation))
@@ -161,14 +163,13 @@ public class PolicyEvaluatorTests
     }
 
     [Fact]
-    public void RejectsATokenizerLargerThanTheModelVocabulary()
+    public void RejectsATokenizerLargerThanTheModelVocabularyAndARewardWithoutComponents()
     {
         var tok = Tokenizer();
         var small = Model(5, 512);
         Assert.Throws<ArgumentException>(() => new PolicyEvaluator(small, small, tok, Reward()));
-        var normalising = new CompositeReward { Normalize = true }.Add("len", t => t.Length);
         var model = Model(5, tok.VocabSize);
-        var evaluator = new PolicyEvaluator(model, model, tok, normalising);
-        Assert.Throws<ArgumentException>(() => evaluator.Evaluate(Articles(2), new GenerationConfig { MaxNewTokens = 2 }));
+        var evaluator = new PolicyEvaluator(model, model, tok, new CompositeReward());
+        Assert.Contains("no components", Assert.Throws<ArgumentException>(() => evaluator.Evaluate(Articles(2), new GenerationConfig { MaxNewTokens = 2 })).Message);
     }
 }

@@ -114,8 +114,8 @@ public class GenerationTests
         public int EosTokenId => 1;
         public int VocabSize => 10;
         public Tensor Encode(Tensor inputIds, Tensor? attentionMask = null, List<Tensor>? hiddenStates = null) => zeros(inputIds.shape[0], inputIds.shape[1], 4);
-        public T5Cache NewCache() => new(0);
-        public Tensor Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, T5Cache cache)
+        public IDecoderCache NewCache() => new NoCache();
+        public Tensor Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, IDecoderCache cache)
         {
             var logits = zeros(script.Length, VocabSize);
             for (int b = 0; b < script.Length; b++)
@@ -126,5 +126,10 @@ public class GenerationTests
             Steps++;
             return logits;
         }
+    }
+
+    sealed class NoCache : IDecoderCache
+    {
+        public void Dispose() { }
     }
 }

@@ -55,7 +55,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RegularFile_LandsInHuggingfaceHubCacheLayout()
+    public async Task RegularFileLandsInHuggingfaceHubCacheLayout()
     {
         using var hub = Client();
         var path = await hub.DownloadFileAsync(Repo, "config.json");
@@ -71,7 +71,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task SubfolderFile_LinksFromNestedSnapshotFolder()
+    public async Task SubfolderFileLinksFromNestedSnapshotFolder()
     {
         using var hub = Client();
         var path = await hub.DownloadFileAsync(Repo, "tokenizer/special.json");
@@ -85,7 +85,7 @@ public sealed class HubClientTests : IAsyncLifetime
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task LfsFile_FollowsRedirectToCdn_AndIsStoredUnderItsSha256(bool absoluteLocation)
+    public async Task LfsFileFollowsRedirectToCdnAndIsStoredUnderItsSha256(bool absoluteLocation)
     {
         server.AbsoluteCdnUrls = absoluteLocation;
         using var hub = Client();
@@ -99,7 +99,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Snapshot_FetchesOnlyNamedFiles_AndReturnsSnapshotFolder()
+    public async Task SnapshotFetchesOnlyNamedFilesAndReturnsSnapshotFolder()
     {
         using var hub = Client();
         var dir = await hub.SnapshotAsync(Repo, ["config.json", "model.safetensors"], revision: "main", repoType: HubRepoType.Model);
@@ -113,7 +113,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ExistingCache_IsReusedWithoutGet()
+    public async Task ExistingCacheIsReusedWithoutGet()
     {
         using var hub = Client();
         await hub.SnapshotAsync(Repo, ["config.json", "model.safetensors"]);
@@ -133,7 +133,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task MissingFile_404_NamesRepoRevisionAndFile()
+    public async Task MissingFile404NamesRepoRevisionAndFile()
     {
         using var hub = Client();
         var e = await Assert.ThrowsAsync<HubNotFoundException>(() => hub.DownloadFileAsync(Repo, "nope.json", revision: "main"));
@@ -148,7 +148,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task UnknownRevision_404_SaysRevision()
+    public async Task UnknownRevision404SaysRevision()
     {
         using var hub = Client();
         var e = await Assert.ThrowsAsync<HubNotFoundException>(() => hub.DownloadFileAsync(Repo, "config.json", revision: "no-such-branch"));
@@ -157,7 +157,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task GatedRepo_401_SaysGatedAndHowToSetToken()
+    public async Task GatedRepo401SaysGatedAndHowToSetToken()
     {
         using var hub = Client();
         var e = await Assert.ThrowsAsync<HubAuthException>(() => hub.DownloadFileAsync("org/gated", "config.json"));
@@ -171,7 +171,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Token_IsSentAsBearer_AndUnlocksGatedRepo()
+    public async Task TokenIsSentAsBearerAndUnlocksGatedRepo()
     {
         using var hub = Client(o => o with { Token = "hf_secret" });
         var path = await hub.DownloadFileAsync("org/gated", "config.json");
@@ -182,7 +182,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task InterruptedTransfer_NextCallResumesWithRange()
+    public async Task InterruptedTransferNextCallResumesWithRange()
     {
         server.CutNextBodies(count: 1, bytes: 100_000);
         using var hub = Client();
@@ -202,7 +202,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task InterruptedTransfer_ResumesWithinOneCallWhenRetriesAllowed()
+    public async Task InterruptedTransferResumesWithinOneCallWhenRetriesAllowed()
     {
         server.CutNextBodies(count: 2, bytes: 70_000);
         using var hub = Client(o => o with { DownloadRetries = 3 });
@@ -214,7 +214,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ServerIgnoringRange_RestartsFromZero()
+    public async Task ServerIgnoringRangeRestartsFromZero()
     {
         var incomplete = Path.Combine(RepoDir, "blobs", ModelSha + ".incomplete");
         Directory.CreateDirectory(Path.GetDirectoryName(incomplete)!);
@@ -228,7 +228,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CorruptBody_FailsSha256_AndLeavesNothingBehind()
+    public async Task CorruptBodyFailsSha256AndLeavesNothingBehind()
     {
         var corrupt = Model.Select(b => (byte)(b ^ 0x5A)).ToArray();
         server.BodyOverrides["model.safetensors"] = corrupt;
@@ -248,7 +248,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task BodyLongerThanAnnouncedSize_IsRejected()
+    public async Task BodyLongerThanAnnouncedSizeIsRejected()
     {
         server.BodyOverrides["config.json"] = [.. Config, .. "??"u8.ToArray()];
         using var hub = Client();
@@ -260,7 +260,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Offline_ServesCachedFilesWithZeroRequests()
+    public async Task OfflineServesCachedFilesWithZeroRequests()
     {
         string dir;
         using (var online = Client()) dir = await online.SnapshotAsync(Repo, ["config.json", "model.safetensors"]);
@@ -274,7 +274,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Offline_ListsExactlyTheMissingFiles()
+    public async Task OfflineListsExactlyTheMissingFiles()
     {
         using (var online = Client()) await online.DownloadFileAsync(Repo, "config.json");
         var before = server.Requests.Count;
@@ -297,7 +297,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task PrRevision_IsOneEncodedUrlSegment_AndGetsItsRef()
+    public async Task PrRevisionIsOneEncodedUrlSegmentAndGetsItsRef()
     {
         using var hub = Client();
         var path = await hub.DownloadFileAsync(Repo, "config.json", revision: "refs/pr/6");
@@ -309,7 +309,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task DatasetRepo_UsesDatasetsUrlAndFolder()
+    public async Task DatasetRepoUsesDatasetsUrlAndFolder()
     {
         using var hub = Client();
         var dir = await hub.SnapshotAsync("org/prefs", ["data/train.jsonl"], repoType: HubRepoType.Dataset);
@@ -322,7 +322,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CorruptCachedBlob_IsFoundByVerifyCache_AndRefetchedWithVerify()
+    public async Task CorruptCachedBlobIsFoundByVerifyCacheAndRefetchedWithVerify()
     {
         using var hub = Client();
         await hub.DownloadFileAsync(Repo, "model.safetensors");
@@ -344,7 +344,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task NetworkFailure_ListsMissingFiles_ButCachedFilesStillServe()
+    public async Task NetworkFailureListsMissingFilesButCachedFilesStillServe()
     {
         using (var online = Client()) await online.DownloadFileAsync(Repo, "config.json");
         var dead = $"http://127.0.0.1:{ClosedPort()}";
@@ -362,7 +362,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Progress_CountsUpToTheTotal()
+    public async Task ProgressCountsUpToTheTotal()
     {
         var seen = new SyncProgress();
         using var hub = Client();
@@ -378,7 +378,7 @@ public sealed class HubClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task WithoutSymlinks_SnapshotHoldsACopy()
+    public async Task WithoutSymlinksSnapshotHoldsACopy()
     {
         using var hub = Client();
         hub.UseSymlinks = false;
@@ -397,7 +397,7 @@ public sealed class HubClientTests : IAsyncLifetime
     [InlineData("/etc/passwd")]
     [InlineData("a//b.json")]
     [InlineData("")]
-    public async Task FileOutsideTheRepo_IsRejectedBeforeAnyRequest(string file)
+    public async Task FileOutsideTheRepoIsRejectedBeforeAnyRequest(string file)
     {
         using var hub = Client();
         await Assert.ThrowsAsync<ArgumentException>(() => hub.DownloadFileAsync(Repo, file));

@@ -13,7 +13,7 @@ public sealed class HubOptionsTests : IDisposable
         HubOptions.FromEnvironment(name => env.FirstOrDefault(e => e.Name == name).Value, home);
 
     [Fact]
-    public void NoVariables_GiveHuggingfaceHubDefaults()
+    public void NoVariablesGiveHuggingfaceHubDefaults()
     {
         var o = From();
         Assert.Equal(Path.Combine(home, ".cache", "huggingface", "hub"), o.CacheDir);
@@ -23,7 +23,7 @@ public sealed class HubOptionsTests : IDisposable
     }
 
     [Fact]
-    public void CacheDir_Precedence_HubCache_Then_HfHome_Then_Xdg()
+    public void CacheDirPrecedenceHubCacheThenHfHomeThenXdg()
     {
         Assert.Equal(Path.Combine("/xdg", "huggingface", "hub"), From(("XDG_CACHE_HOME", "/xdg")).CacheDir);
         Assert.Equal(Path.Combine("/hf", "hub"), From(("HF_HOME", "/hf"), ("XDG_CACHE_HOME", "/xdg")).CacheDir);
@@ -32,7 +32,7 @@ public sealed class HubOptionsTests : IDisposable
     }
 
     [Fact]
-    public void Endpoint_Offline_And_Token_FromVariables()
+    public void EndpointOfflineAndTokenFromVariables()
     {
         var o = From(("HF_ENDPOINT", "http://mirror.local/"), ("HF_HUB_OFFLINE", "1"), ("HF_TOKEN", "hf_env"));
         Assert.Equal("http://mirror.local", o.Endpoint);
@@ -43,7 +43,7 @@ public sealed class HubOptionsTests : IDisposable
     }
 
     [Fact]
-    public void Token_FallsBackToLoginTokenFile_ButHfTokenWins()
+    public void TokenFallsBackToLoginTokenFileButHfTokenWins()
     {
         var hfHome = Path.Combine(home, "hf");
         Directory.CreateDirectory(hfHome);

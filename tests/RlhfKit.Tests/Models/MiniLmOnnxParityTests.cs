@@ -1,3 +1,4 @@
+using RlhfKit.Loading;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using RlhfKit.Checkpoints;

@@ -81,7 +81,7 @@ public class T5ParityTests
         using var cache = lm.NewCache();
         var steps = new List<Tensor>();
         for (int t = 0; t < decoderIds.shape[1]; t++) steps.Add(lm.Step(decoderIds[.., t..(t + 1)], encoded, mask, cache));
-        Assert.Equal(decoderIds.shape[1], cache.Length);
+        Assert.Equal(decoderIds.shape[1], ((T5Cache)cache).Length);
         Fixtures.AssertClose(Fixtures.Tensor(r.GetProperty("outputs").GetProperty("incremental_logits")), stack(steps, 1), LogitTol, what: "incremental_logits");
     }
 

@@ -14,12 +14,12 @@ public class TorchRuntimeTests
         Assert.Equal(new float[] { 5, 14, 14, 50 }, b.data<float>().ToArray());
     }
 
-    [Fact]
+    [LinuxFact("patches the ELF libLibTorchSharp.so that only Linux builds carry")]
     public void PatcherMarksRequirementWeakIdempotently()
     {
         if (TorchRuntime.NativeDirectory is null) TorchRuntime.EnsureLoaded();
-        var source = Directory.EnumerateFiles(AppContext.BaseDirectory, "libLibTorchSharp.so", SearchOption.AllDirectories).FirstOrDefault();
-        if (source is null) return; // not a Linux build: nothing to patch
+        var source = Directory.EnumerateFiles(AppContext.BaseDirectory, "libLibTorchSharp.so", SearchOption.AllDirectories).FirstOrDefault()
+            ?? throw new FileNotFoundException($"no libLibTorchSharp.so under {AppContext.BaseDirectory}");
         var copy = Path.Combine(Path.GetTempPath(), $"patch-{Guid.NewGuid():N}.so");
         File.Copy(source, copy);
         try

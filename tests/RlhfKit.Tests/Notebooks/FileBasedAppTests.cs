@@ -19,7 +19,7 @@ public sealed class FileBasedAppTests(NotebookHarness harness, ITestOutputHelper
 
     [Theory]
     [MemberData(nameof(Lessons))]
-    public void Runs_to_the_end(string lesson)
+    public void RunsToTheEnd(string lesson)
     {
         var run = harness.App(lesson);
         log.WriteLine(run.ToString());
@@ -29,13 +29,13 @@ public sealed class FileBasedAppTests(NotebookHarness harness, ITestOutputHelper
     }
 
     [Fact]
-    public void Saves_the_charts_a_notebook_would_show()
+    public void SavesTheChartsANotebookWouldShow()
     {
         var run = harness.App("04-evaluation");
         Assert.Equal(0, run.ExitCode);
         var charts = Directory.GetFiles(Path.Combine(harness.AppRuns, "charts"), "*.html").Select(Path.GetFileName).Order().ToList();
-        // 00: 1 chart; 03: the live chart and the components; 04: reward/KL, gains, before/after.
-        Assert.Equal(["00-environment-01.html", "03-ppo-training-01.html", "03-ppo-training-02.html",
+        // 00: 1 chart; 03: the live chart, the components and one summary token by token; 04: reward/KL, gains, before/after.
+        Assert.Equal(["00-environment-01.html", "03-ppo-training-01.html", "03-ppo-training-02.html", "03-ppo-training-03.html",
                       "04-evaluation-01.html", "04-evaluation-02.html", "04-evaluation-03.html"], charts);
     }
 }

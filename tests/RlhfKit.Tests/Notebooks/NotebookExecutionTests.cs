@@ -1,3 +1,4 @@
+using RlhfKit.NotebookScripts;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 using RlhfKit.Charts;
@@ -16,12 +17,12 @@ public sealed partial class NotebookExecutionTests(NotebookHarness harness, ITes
     /// <summary>Cells that show a chart, per lesson (the test fails if a chart disappears or an unexpected one appears).</summary>
     static readonly Dictionary<string, int> ChartCells = new()
     {
-        ["00-environment"] = 1, ["01-reward-classifiers"] = 0, ["02-policy-and-data"] = 0, ["03-ppo-training"] = 2, ["04-evaluation"] = 3,
+        ["00-environment"] = 1, ["01-reward-classifiers"] = 0, ["02-policy-and-data"] = 0, ["03-ppo-training"] = 3, ["04-evaluation"] = 3,
     };
 
     [Theory]
     [MemberData(nameof(Lessons))]
-    public void Runs_headless_top_to_bottom_without_errors(string lesson)
+    public void RunsHeadlessTopToBottomWithoutErrors(string lesson)
     {
         var run = harness.Notebook(lesson);
         log.WriteLine(run.ToString());
@@ -43,7 +44,7 @@ public sealed partial class NotebookExecutionTests(NotebookHarness harness, ITes
 
     [Theory]
     [MemberData(nameof(Lessons))]
-    public void Charts_shown_in_the_notebook_draw_offline(string lesson)
+    public void ChartsShownInTheNotebookDrawOffline(string lesson)
     {
         var run = harness.Notebook(lesson);
         Assert.True(run.OutputNotebook is not null, $"no output notebook for {lesson}");
@@ -63,11 +64,11 @@ public sealed partial class NotebookExecutionTests(NotebookHarness harness, ITes
     }
 
     [Fact]
-    public void Training_shows_a_live_progress_bar_and_a_live_chart()
+    public void TrainingShowsALiveProgressBarAndALiveChart()
     {
         var run = harness.Notebook("03-ppo-training");
         Assert.True(run.OutputNotebook is not null, "no output notebook for 03-ppo-training");
-        var training = ExecutedCell.ReadCodeCells(run.OutputNotebook!).Single(c => c.Source.Contains("run.Train()", StringComparison.Ordinal));
+        var training = ExecutedCell.ReadCodeCells(run.OutputNotebook!).Single(c => c.Source.Contains("foreach (var batch in run.Batches())", StringComparison.Ordinal));
         var html = training.Texts("text/html").ToList();
         int steps = int.Parse(NotebookHarness.Steps);
         // dotnet-repl appends each update of a displayed value (VS Code replaces it in place).
@@ -88,7 +89,7 @@ public sealed partial class NotebookExecutionTests(NotebookHarness harness, ITes
     }
 
     [Fact]
-    public void The_run_folder_holds_a_checkpoint_a_report_and_charts_that_draw_offline()
+    public void TheRunFolderHoldsACheckpointAReportAndChartsThatDrawOffline()
     {
         var run = harness.Notebook("04-evaluation");
         Assert.Equal(0, run.ExitCode);

@@ -1,3 +1,4 @@
+using RlhfKit.NotebookScripts;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -73,7 +74,7 @@ public sealed class NotebookHarness : IDisposable
             if (!OfflineAssets.IsPrepared(assets)) OfflineAssets.Prepare(assets);
             Require(Exec("dotnet", ["tool", "restore"], Root, TimeSpan.FromMinutes(5)), "dotnet tool restore");
             // The notebooks load the published kit; publishing again is quick when nothing changed and keeps it current.
-            Require(Exec("dotnet", ["publish", "lib/RlhfKit", "-c", "Release", "-o", "artifacts/kit"], Root, TimeSpan.FromMinutes(10)), "dotnet publish lib/RlhfKit");
+            Require(Exec("dotnet", ["publish", "lib/RlhfKit.Workshop", "-c", "Release", "-o", "artifacts/kit"], Root, TimeSpan.FromMinutes(10)), "dotnet publish lib/RlhfKit.Workshop");
             _setUp = true;
         }
         catch (Exception e)
@@ -91,7 +92,7 @@ public sealed class NotebookHarness : IDisposable
     LessonExecution RunNotebook(string name)
     {
         var output = Path.Combine(Work, name + ".out.ipynb");
-        // cwd = notebooks/: the first cell's #r "../artifacts/kit/RlhfKit.dll" is relative to it, as in VS Code.
+        // cwd = notebooks/: the first cell's #r "../artifacts/kit/RlhfKit.Workshop.dll" is relative to it, as in VS Code.
         var result = Exec("dotnet", ["repl", "--run", name + ".ipynb", "--exit-after-run", "--output-path", output], NotebooksDir,
             NotebookTimeout, LessonEnvironment(NotebookRuns));
         return result with { Name = name, OutputNotebook = File.Exists(output) ? output : null };

@@ -1,4 +1,4 @@
-using RlhfKit.Notebooks;
+using RlhfKit.NotebookScripts;
 using RlhfKit.Tests.Charts;
 
 namespace RlhfKit.Tests.Notebooks;
@@ -12,7 +12,7 @@ public sealed class NotebookScriptTests
 
     [Theory]
     [MemberData(nameof(Lessons))]
-    public void Committed_scripts_match_their_notebooks(string lesson)
+    public void CommittedScriptsMatchTheirNotebooks(string lesson)
     {
         var notebook = Path.Combine(NotebooksDir, lesson + ".ipynb");
         var script = NotebookScript.ScriptPath(notebook);
@@ -24,19 +24,20 @@ public sealed class NotebookScriptTests
     static readonly NotebookCell[] Sample =
     [
         new("markdown", "# Title\n\nSome *text*."),
-        new("code", "#r \"../artifacts/kit/RlhfKit.dll\"\nusing RlhfKit.Alignment; using Microsoft.DotNet.Interactive.Formatting; using System.IO;\nFormatter.Register<int>(i => \"x\", \"text/html\");\nvar a = 1;", "csharp"),
+        new("code", "#r \"../artifacts/kit/RlhfKit.Workshop.dll\"\nusing RlhfKit.Alignment; using Microsoft.DotNet.Interactive.Formatting; using System.IO;\nFormatter.Register<int>(i => \"x\", \"text/html\");\nvar a = 1;", "csharp"),
         new("code", "#r \"nuget: Humanizer, 2.14.1\"\nusing Humanizer;\nvar b = a + 1;\nTables.Of(new[]\n{\n    new { b },\n})", "csharp"),
         new("code", "if (a > 0)\n{\n    a++;\n}", "csharp"),
+        new("code", "a++; a--;   // two statements (a comment after them)", "csharp"),
         new("code", "var c = a\n    + 2;\n// a comment (with brackets\n$\"{string.Join(\", \", new[] { a, c })}\"", "csharp"),
     ];
 
     [Fact]
-    public void Generates_directives_usings_comments_and_displayed_values()
+    public void GeneratesDirectivesUsingsCommentsAndDisplayedValues()
     {
         var text = NotebookScript.Generate(Sample, "99-sample.ipynb");
         var lines = text.Split('\n');
         Assert.Equal("#!/usr/bin/env dotnet", lines[0]);
-        Assert.Equal("#:project ../lib/RlhfKit/RlhfKit.csproj", lines[1]);
+        Assert.Equal("#:project ../lib/RlhfKit.Workshop/RlhfKit.Workshop.csproj", lines[1]);
         Assert.Contains("#:package Humanizer@2.14.1", lines);
         Assert.Contains("using RlhfKit.Alignment;", lines);
         Assert.Contains("using Humanizer;", lines);
@@ -55,17 +56,18 @@ public sealed class NotebookScriptTests
         Assert.Contains("var a = 1;\n", text);
         Assert.Contains("    a++;\n}\n", text);
         Assert.Contains("var c = a\n    + 2;\n", text);
+        Assert.Contains("\na++; a--;   // two statements (a comment after them)\n", text); // a trailing comment does not make a value
         Assert.Contains("display($\"{string.Join(\", \", new[] { a, c })}\");", text);
     }
 
     [Fact]
-    public void A_notebook_that_does_not_load_the_kit_is_refused()
+    public void ANotebookThatDoesNotLoadTheKitIsRefused()
     {
         Assert.Throws<InvalidDataException>(() => NotebookScript.Generate([new NotebookCell("code", "var x = 1;", "csharp")], "x.ipynb"));
     }
 
     [Fact]
-    public void Cells_of_other_languages_are_refused()
+    public void CellsOfOtherLanguagesAreRefused()
     {
         Assert.Throws<NotSupportedException>(() => NotebookScript.Generate([Sample[1], new NotebookCell("code", "1 + 1", "fsharp")], "x.ipynb"));
     }

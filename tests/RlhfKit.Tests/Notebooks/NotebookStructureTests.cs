@@ -1,3 +1,4 @@
+using RlhfKit.NotebookScripts;
 using System.Text.Json.Nodes;
 using RlhfKit.Notebooks;
 using RlhfKit.Tests.Charts;
@@ -16,14 +17,14 @@ public sealed class NotebookStructureTests
     static JsonObject Load(string lesson) => JsonNode.Parse(File.ReadAllText(Path.Combine(NotebooksDir, lesson + ".ipynb")))!.AsObject();
 
     [Fact]
-    public void The_five_lessons_are_there_in_order()
+    public void TheFiveLessonsAreThereInOrder()
     {
         Assert.Equal(["00-environment", "01-reward-classifiers", "02-policy-and-data", "03-ppo-training", "04-evaluation"], NotebookHarness.LessonNames());
     }
 
     [Theory]
     [MemberData(nameof(Lessons))]
-    public void Opens_with_a_markdown_cell(string lesson)
+    public void OpensWithAMarkdownCell(string lesson)
     {
         var cells = NotebookScript.ReadCells(Path.Combine(NotebooksDir, lesson + ".ipynb"));
         Assert.Equal("markdown", cells[0].Kind);
@@ -32,7 +33,7 @@ public sealed class NotebookStructureTests
 
     [Theory]
     [MemberData(nameof(Lessons))]
-    public void Code_cells_stay_short(string lesson)
+    public void CodeCellsStayShort(string lesson)
     {
         foreach (var cell in NotebookScript.ReadCells(Path.Combine(NotebooksDir, lesson + ".ipynb")).Where(c => c.Kind == "code"))
             Assert.True(cell.Lines.Count <= MaxCodeCellLines, $"{lesson}: a code cell has {cell.Lines.Count} lines (at most {MaxCodeCellLines}):\n{cell.Source}");
@@ -40,7 +41,7 @@ public sealed class NotebookStructureTests
 
     [Theory]
     [MemberData(nameof(Lessons))]
-    public void Uses_the_metadata_VS_Code_writes_and_has_no_outputs(string lesson)
+    public void UsesTheMetadataVSCodeWritesAndHasNoOutputs(string lesson)
     {
         var nb = Load(lesson);
         Assert.Equal(".net-csharp", nb["metadata"]!["kernelspec"]!["name"]!.GetValue<string>());
@@ -55,18 +56,19 @@ public sealed class NotebookStructureTests
     }
 
     [Fact]
-    public void Every_lesson_loads_the_kit_with_the_same_first_code_cell()
+    public void EveryLessonLoadsTheKitWithTheSameFourLineFirstCell()
     {
         var first = NotebookHarness.LessonNames()
             .Select(l => NotebookScript.ReadCells(Path.Combine(NotebooksDir, l + ".ipynb")).First(c => c.Kind == "code").Source).ToList();
         Assert.Single(first.Distinct());
-        Assert.StartsWith("#r \"../artifacts/kit/RlhfKit.dll\"", first[0]);
-        Assert.Contains("RlhfKit.Native.TorchRuntime.EnsureLoaded();", first[0]);
+        Assert.StartsWith("#r \"../artifacts/kit/RlhfKit.Workshop.dll\"", first[0]);
+        Assert.EndsWith("Notebook.Start();", first[0].TrimEnd());
+        Assert.True(first[0].TrimEnd().Split('\n').Length <= 4, $"the kit cell has more than 4 lines:\n{first[0]}");
     }
 
     [Theory]
     [MemberData(nameof(Lessons))]
-    public void The_second_code_cell_chooses_profile_and_device(string lesson)
+    public void TheSecondCodeCellChoosesProfileAndDevice(string lesson)
     {
         var settings = NotebookScript.ReadCells(Path.Combine(NotebooksDir, lesson + ".ipynb")).Where(c => c.Kind == "code").ElementAt(1).Source;
         Assert.Contains("var profile = \"offline\";", settings);

@@ -351,10 +351,10 @@ public class PpoMathTests
         Assert.Equal((256, 1, 1, 4), (c.BatchSize, c.MiniBatchSize, c.GradientAccumulationSteps, c.PpoEpochs));
         Assert.Equal((0.2, true, 6.0, 10000.0, KlPenaltyKind.Kl), (c.InitKlCoef, c.AdaptKlCtrl, c.Target, c.Horizon, c.KlPenalty));
         Assert.Equal((1.0, 0.95, 0.2, 0.2, 0.1), (c.Gamma, c.Lam, c.Cliprange, c.CliprangeValue, c.VfCoef));
-        Assert.Equal((10.0, 1.0, 20000, 0, 1), (c.RatioThreshold, c.TargetKl, c.Steps, c.Seed, c.CompareSteps));
+        Assert.Equal((10.0, 1.0, 0), (c.RatioThreshold, c.TargetKl, c.Seed));
         Assert.Null(c.MaxGradNorm);
         Assert.Null(c.ScoreClip);
-        Assert.False(c.EarlyStopping || c.UseScoreScaling || c.UseScoreNorm || c.WhitenRewards || c.OptimizeDeviceCache);
+        Assert.False(c.EarlyStopping || c.UseScoreScaling || c.UseScoreNorm || c.WhitenRewards);
         Assert.Equal(1, c.BackwardBatchSize);
         Assert.IsType<AdaptiveKlController>(c.CreateKlController());
         var fixedCtl = (c with { AdaptKlCtrl = false, InitKlCoef = 0.05 }).CreateKlController();
@@ -363,12 +363,11 @@ public class PpoMathTests
     }
 
     [Fact]
-    public void BackwardBatchSizeAndTotalEpochs()
+    public void BackwardBatchSizeIsMiniBatchTimesAccumulation()
     {
-        var c = new PpoConfig { BatchSize = 64, MiniBatchSize = 8, GradientAccumulationSteps = 2, Steps = 1000 };
+        var c = new PpoConfig { BatchSize = 64, MiniBatchSize = 8, GradientAccumulationSteps = 2 };
         c.Validate();
         Assert.Equal(16, c.BackwardBatchSize);
-        Assert.Equal(16, c.TotalPpoEpochs); // ceil(1000 / 64)
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using RlhfKit.Loading;
 using System.Buffers.Binary;
 using System.Text;
 using RlhfKit.Checkpoints;

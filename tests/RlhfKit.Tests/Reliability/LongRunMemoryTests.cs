@@ -34,10 +34,9 @@ public sealed class LongRunMemoryTests(TinyRunAssets assets, ITestOutputHelper o
 
     sealed record Sample(int Step, long LiveTensors, long RssKb, long ManagedKb, double Seconds);
 
-    [Fact]
+    [LinuxFact("reads the resident size from /proc/self/status")]
     public async Task MemoryStaysFlatOverHundredsOfSteps()
     {
-        if (!OperatingSystem.IsLinux()) return; // /proc/self/status
         var steps = int.TryParse(Environment.GetEnvironmentVariable("RLHFKIT_LONG_RUN_STEPS"), out var n) && n >= 50 ? n : 200;
         var config = assets.Config(steps) with { CheckpointEvery = 10, Epochs = steps / 300 + 1 }; // 375 batches of 4 an epoch
         using var run = await AlignmentRun.CreateAsync(config, assets.NewRunFolder());

@@ -1,3 +1,4 @@
+using RlhfKit.Common;
 using System.Text.Json.Nodes;
 using RlhfKit.Alignment;
 using RlhfKit.Generation;
@@ -134,9 +135,9 @@ public sealed class ReliabilityTests(TinyRunAssets assets, ITestOutputHelper out
     [Fact]
     public void DerivedSeedsAreTheSameInEveryProcess()
     {
-        Assert.Equal(382_106_720L, PpoTrainer.DerivedSeed(0, 0, 1));
-        Assert.Equal(1_429_021_425L, PpoTrainer.DerivedSeed(7, 3, 100));
-        var seeds = Enumerable.Range(0, 50).SelectMany(step => new[] { 1, 100, 101 }.Select(s => PpoTrainer.DerivedSeed(7, step, s))).ToList();
+        Assert.Equal(382_106_720L, Seeding.Derive(0, 0, 1));
+        Assert.Equal(1_429_021_425L, Seeding.Derive(7, 3, 100));
+        var seeds = Enumerable.Range(0, 50).SelectMany(step => new[] { 1, 100, 101 }.Select(s => Seeding.Derive(7, step, s))).ToList();
         Assert.Equal(seeds.Count, seeds.Distinct().Count());
     }
 

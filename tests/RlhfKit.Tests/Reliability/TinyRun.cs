@@ -1,3 +1,4 @@
+using RlhfKit.Loading;
 using System.Text.Json;
 using RlhfKit.Alignment;
 using RlhfKit.Checkpoints;
@@ -32,7 +33,7 @@ public sealed class TinyRunAssets : IDisposable
         using (var model = new T5ForConditionalGeneration(PolicyConfig))
         {
             SeededInitialization.InitializeRandomWeights(model, 11);
-            CheckpointWriter.SaveHfFolder(Policy, PolicyConfig, model.state_dict(),
+            PretrainedFolder.Save(Policy, PolicyConfig, model.state_dict(),
                 new Dictionary<string, byte[]> { ["spiece.model"] = File.ReadAllBytes(Fixtures.PathOf("spiece", "spiece.model")) });
         }
 

@@ -1,3 +1,4 @@
+using RlhfKit.Loading;
 using RlhfKit.Hub;
 using RlhfKit.Ppo;
 using RlhfKit.Rewards;
@@ -86,7 +87,7 @@ public class PipelineFromHubTests
         using var b = loaded.Forward(ids, mask, dec);
         Assert.True(a.Logits.equal(b.Logits).all().item<bool>());
         Assert.True(a.Values.equal(b.Values).all().item<bool>());
-        var plain = RlhfKit.Models.AutoModel.T5FromPretrained(folder); // what transformers would load: the LM without the head
+        var plain = RlhfKit.Loading.AutoModel.T5FromPretrained(folder); // what transformers would load: the LM without the head
         Assert.True(plain.Forward(ids, mask, dec).Logits.equal(a.Logits).all().item<bool>());
     }
 }

@@ -1,4 +1,4 @@
-namespace RlhfKit.Data;
+namespace RlhfKit.Common;
 
 /// <summary>
 /// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014; the reference C is

@@ -65,7 +65,7 @@ public sealed class EnvironmentReport : IHtmlView
         });
         Check("device", () =>
         {
-            var device = AlignmentRun.DeviceFromName(config.Device);
+            var device = ProfileLoader.Device(config.Device);
             using var t = ones(2, device: device);
             return new("device", $"{config.Device}: a tensor lives on {t.device}", true);
         });

@@ -1,8 +1,9 @@
 using RlhfKit.Checkpoints;
+using RlhfKit.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RlhfKit.Models;
+namespace RlhfKit.Loading;
 
 /// <summary>Loads models from Hugging Face folders (config.json + weights), strictly: every tensor must match.</summary>
 public static class AutoModel

@@ -1,3 +1,5 @@
+using RlhfKit.Common;
+using RlhfKit.Data;
 using RlhfKit.Generation;
 using RlhfKit.Models;
 using RlhfKit.Ppo;
@@ -52,17 +54,11 @@ public sealed class PolicyEvaluator
     public T5ForConditionalGeneration Reference { get; }
     public IHfTokenizer Tokenizer { get; }
     public CompositeReward Reward { get; }
-    /// <summary>Put before each article (FLAN-T5's summarisation prompt).</summary>
-    public string Prefix { get; init; } = "summarize: ";
     /// <summary>Prompts are truncated to this many tokens, eos included.</summary>
     public int MaxInputLength { get; init; } = 512;
     public double ConfidenceLevel { get; init; } = 0.95;
     /// <summary>Progress messages, one per batch.</summary>
     public Action<string>? Log { get; init; }
-
-    /// <summary>The prompt ids of an article: prefix + text, truncated to <see cref="MaxInputLength"/> (eos kept).</summary>
-    public long[] EncodePrompt(Article article) =>
-        Tokenizer.Encode(Prefix + article.Text, addSpecialTokens: true, maxLength: MaxInputLength).Select(i => (long)i).ToArray();
 
     public EvaluationResult Evaluate(IReadOnlyList<Article> articles, GenerationConfig generation, int batchSize = 8)
     {
@@ -89,7 +85,7 @@ public sealed class PolicyEvaluator
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 int count = Math.Min(batchSize, n - start);
-                var queries = articles.Skip(start).Take(count).Select(EncodePrompt).ToList();
+                var queries = PromptedBatch.Queries(articles.Skip(start).Take(count).Select(a => a.Text), Tokenizer, MaxInputLength);
                 var batchConfig = config.DoSample ? config with { Seed = config.Seed!.Value + k } : config;
                 var b = GenerateIds(BaseModel, queries, batchConfig);
                 var a = GenerateIds(AlignedModel, queries, batchConfig);
@@ -108,8 +104,8 @@ public sealed class PolicyEvaluator
             for (int i = 0; i < models.Length; i++) models[i].train(wasTraining[i]);
         }
 
-        var baseTexts = baseIds.Select(Decode).ToList();
-        var alignedTexts = alignedIds.Select(Decode).ToList();
+        var baseTexts = Tokenizer.Decode(baseIds);
+        var alignedTexts = Tokenizer.Decode(alignedIds);
         return Build(articles, baseTexts, alignedTexts, Reward, baseKl, alignedKl,
             baseIds.Select(ContentLength).Select(x => (int?)x).ToList(), alignedIds.Select(ContentLength).Select(x => (int?)x).ToList(),
             baseIds, alignedIds, batchSize, config, ConfidenceLevel);
@@ -173,7 +169,7 @@ public sealed class PolicyEvaluator
         using var noGrad = no_grad();
         var lp = ResponseLogprobs(policy, queries, responses);
         var lr = ResponseLogprobs(reference, queries, responses);
-        var (_, mask) = PpoTrainer.PadRight(responses, 0);
+        var (_, mask) = Batching.PadRight(responses, 0);
         var kl = ((lp.to_type(float64) - lr.to_type(float64)) * mask.to_type(float64)).sum(1);
         return kl.data<double>().ToArray();
     }
@@ -188,13 +184,6 @@ public sealed class PolicyEvaluator
         using var output = model.Forward(batch.InputIds, batch.AttentionMask, decoderInputIds: batch.DecoderInputIds, decoderAttentionMask: batch.DecoderMask);
         var logprobs = PpoMath.LogprobsFromLogits(output.Logits.to_type(float32), batch.Targets);
         return logprobs.cpu().MoveToOuterDisposeScope();
-    }
-
-    string Decode(long[] ids)
-    {
-        // Ids past the tokenizer (FLAN-T5 pads its embedding to 32128 rows) and special tokens decode to nothing.
-        var vocab = Tokenizer.VocabSize;
-        return Tokenizer.Decode(ids.Where(t => t >= 0 && t < vocab).Select(t => (int)t), skipSpecialTokens: true);
     }
 
     int ContentLength(long[] ids) => ids.Length > 0 && ids[^1] == BaseModel.Config.EosTokenId ? ids.Length - 1 : ids.Length;

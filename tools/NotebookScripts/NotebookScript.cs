@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace RlhfKit.Notebooks;
+namespace RlhfKit.NotebookScripts;
 
 /// <summary>One cell of a notebook: <c>markdown</c> or <c>code</c>, its source and (for code) its kernel.</summary>
 public sealed record NotebookCell(string Kind, string Source, string? Kernel = null)
@@ -13,15 +13,15 @@ public sealed record NotebookCell(string Kind, string Source, string? Kernel = n
 /// <summary>
 /// Turns a lesson notebook into its .NET 10 file-based app (<c>notebooks/NN-name.cs</c>), so the two never drift:
 /// markdown cells become comments, code cells are copied in order with these changes: the cell that loads the kit
-/// (<c>#r ".../RlhfKit.dll"</c>) becomes a <c>#:project</c> directive, <c>#r "nuget: P, V"</c> becomes
+/// (<c>#r ".../RlhfKit.Workshop.dll"</c>) becomes a <c>#:project</c> directive, <c>#r "nuget: P, V"</c> becomes
 /// <c>#:package P@V</c>, notebook formatter registrations (<c>Formatter.…</c>) and the kernel's own namespaces (<c>Microsoft.DotNet.Interactive…</c>) are dropped, <c>using</c> directives move
 /// to the top, and a cell's last line, when it is an expression the notebook would display, becomes <c>display(...);</c>
-/// (<see cref="ConsoleNotebook.display"/> prints it or saves a chart).
+/// (the workshop's <c>ConsoleNotebook.display</c> prints it or saves a chart).
 /// </summary>
 public static partial class NotebookScript
 {
-    public const string ProjectReference = "../lib/RlhfKit/RlhfKit.csproj";
-    public const string RegenerateCommand = "dotnet run scripts/notebook-scripts.cs";
+    public const string ProjectReference = "../lib/RlhfKit.Workshop/RlhfKit.Workshop.csproj";
+    public const string RegenerateCommand = "dotnet run --project tools/NotebookScripts";
 
     /// <summary>The lessons: <c>NN-*.ipynb</c> in <paramref name="notebooksDir"/>, in order.</summary>
     public static IReadOnlyList<string> Lessons(string notebooksDir) =>
@@ -103,7 +103,7 @@ public static partial class NotebookScript
             }
             foreach (var line in code) body.Append(line).Append('\n');
         }
-        if (!kitLoaded) throw new InvalidDataException($"{notebookName}: no cell loads the kit with #r \".../artifacts/kit/RlhfKit.dll\".");
+        if (!kitLoaded) throw new InvalidDataException($"{notebookName}: no cell loads the kit with #r \".../artifacts/kit/RlhfKit.Workshop.dll\".");
 
         var sb = new StringBuilder();
         sb.Append("#!/usr/bin/env dotnet\n");
@@ -153,10 +153,28 @@ public static partial class NotebookScript
         {
             var t = code[i].Trim();
             depth += BracketBalance(t);
+            if (!t.StartsWith("//", StringComparison.Ordinal)) t = WithoutComment(t).Trim();
             if (depth == 0 && (t.Length == 0 || t.StartsWith("//", StringComparison.Ordinal) || t.EndsWith(';') || t.EndsWith('}')))
                 start = i + 1;
         }
         return start < code.Count ? start : null;
+    }
+
+    /// <summary>The line without a trailing <c>//</c> comment (one outside string and character literals).</summary>
+    static string WithoutComment(string line)
+    {
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (c == '/' && i + 1 < line.Length && line[i + 1] == '/') return line[..i];
+            if (c is '"' or '\'')
+            {
+                bool verbatim = i > 0 && line[i - 1] == '@' || i > 1 && line[i - 2] == '@';
+                for (i++; i < line.Length && line[i] != c; i++)
+                    if (line[i] == '\\' && !verbatim) i++;
+            }
+        }
+        return line;
     }
 
     /// <summary>Opening minus closing brackets of a line, outside string and character literals and comments.</summary>
@@ -183,7 +201,7 @@ public static partial class NotebookScript
     /// <summary>A last line the notebook shows as the cell's value: an expression without a closing semicolon.</summary>
     static bool IsDisplayedExpression(string line)
     {
-        var t = line.Trim();
+        var t = WithoutComment(line).Trim();
         if (t.Length == 0 || t.StartsWith("//", StringComparison.Ordinal) || t.StartsWith('#')) return false;
         return !(t.EndsWith(';') || t.EndsWith('}') || t.EndsWith('{') || t.EndsWith(',') || t.EndsWith("=>", StringComparison.Ordinal));
     }
@@ -191,7 +209,7 @@ public static partial class NotebookScript
     [GeneratedRegex(@"^\d\d-[\w-]+\.ipynb$")]
     private static partial Regex LessonName();
 
-    [GeneratedRegex(@"^#r\s+""[^""]*artifacts/kit/RlhfKit\.dll""$")]
+    [GeneratedRegex(@"^#r\s+""[^""]*artifacts/kit/RlhfKit\.Workshop\.dll""$")]
     private static partial Regex KitReference();
 
     [GeneratedRegex(@"^#r\s+""nuget:\s*(?<id>[\w.\-]+)\s*,\s*(?<version>[\w.\-*]+)\s*""$")]

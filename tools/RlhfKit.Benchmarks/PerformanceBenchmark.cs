@@ -1,3 +1,4 @@
+using RlhfKit.Loading;
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;

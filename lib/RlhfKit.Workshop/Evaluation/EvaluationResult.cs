@@ -256,7 +256,7 @@ public sealed class EvaluationResult
         return new EvaluationResult(reward.Parts.Select(p => p.Name).ToList(), rows, Generation, ConfidenceLevel);
     }
 
-    /// <summary>Scores texts a batch at a time (classifier rewards) with a reward that keeps no running state.</summary>
+    /// <summary>Scores texts a batch at a time (classifier rewards).</summary>
     internal static (double[] Total, Dictionary<string, double[]> Components) ScoreInBatches(CompositeReward reward, IReadOnlyList<string> texts, int batchSize)
     {
         CheckReward(reward);
@@ -280,8 +280,6 @@ public sealed class EvaluationResult
     internal static void CheckReward(CompositeReward reward)
     {
         ArgumentNullException.ThrowIfNull(reward);
-        if (reward.Normalize)
-            throw new ArgumentException("The reward normalises its total with running statistics, so base and aligned summaries would be scored on different scales; evaluate with a reward built without Normalize.", nameof(reward));
         if (reward.Parts.Count == 0) throw new ArgumentException("The reward has no components.", nameof(reward));
     }
 

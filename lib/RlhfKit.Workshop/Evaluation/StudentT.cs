@@ -1,3 +1,4 @@
+using RlhfKit.Common;
 namespace RlhfKit.Evaluation;
 
 /// <summary>
@@ -164,9 +165,7 @@ public readonly record struct MeanInterval(int N, double Mean, double Sd, double
         if (n == 0) return new(0, double.NaN, double.NaN, double.NaN, double.NaN);
         double mean = values.Sum() / n;
         if (n < 2) return new(1, mean, double.NaN, double.NaN, double.NaN);
-        double ss = 0;
-        foreach (var v in values) ss += (v - mean) * (v - mean);
-        double sd = Math.Sqrt(ss / (n - 1));
+        double sd = Moments.SampleStd(values, mean);
         double half = StudentT.Critical(level, n - 1) * sd / Math.Sqrt(n);
         return new(n, mean, sd, mean - half, mean + half);
     }

