@@ -69,21 +69,47 @@ public static class CheckpointReader
     /// <summary>Reads every tensor of a weights file (or, given a shard index, of all its shards). Floating tensors are
     /// converted to <paramref name="dtype"/> when given; integer and bool tensors keep their type. Tensors that shared
     /// a storage in a PyTorch file share memory in the result, as after <c>torch.load</c>.</summary>
+    /// <param name="maxBytes">When given, the most bytes of tensor data the caller can use (e.g. what the model being
+    /// loaded holds): a file whose tensors need more is refused before any of them is read.</param>
     /// <exception cref="InvalidDataException">the file is damaged, truncated or of an unsupported form, or its pickle names a global outside the state-dict whitelist.</exception>
-    public static Dictionary<string, Tensor> ReadStateDict(string path, ScalarType? dtype = null)
+    public static Dictionary<string, Tensor> ReadStateDict(string path, ScalarType? dtype = null, long? maxBytes = null)
     {
         if (dtype is { } d && !DTypes.IsFloating(d))
             throw new ArgumentException($"dtype {d} is not a floating type; only floating tensors are converted", nameof(dtype));
+        return Guard(path, () => DetectFormat(path) switch
+        {
+            CheckpointFormat.Safetensors => Safetensors.Read(path, dtype, maxBytes),
+            CheckpointFormat.PyTorchZip => TorchPickle.ReadZip(path, dtype, maxBytes),
+            CheckpointFormat.PyTorchLegacy => TorchPickle.ReadLegacy(path, dtype, maxBytes),
+            CheckpointFormat.ShardIndex => ReadSharded(path, dtype, maxBytes),
+            var f => throw new NotSupportedException(f.ToString()),
+        });
+    }
+
+    /// <summary>The names of the tensors a weights file holds (for a shard index: its <c>weight_map</c>), read from the
+    /// headers and pickles only, without reading any tensor data.</summary>
+    /// <exception cref="InvalidDataException">as for <see cref="ReadStateDict"/>.</exception>
+    public static IReadOnlyList<string> TensorNames(string path) => Guard<IReadOnlyList<string>>(path, () => DetectFormat(path) switch
+    {
+        CheckpointFormat.Safetensors => SafetensorsNames(path),
+        CheckpointFormat.PyTorchZip => TorchPickle.ZipTensorNames(path),
+        CheckpointFormat.PyTorchLegacy => TorchPickle.LegacyTensorNames(path),
+        CheckpointFormat.ShardIndex => ReadWeightMap(path).Keys.ToList(),
+        var f => throw new NotSupportedException(f.ToString()),
+    });
+
+    static List<string> SafetensorsNames(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Safetensors.ReadHeader(path, stream).Entries.Select(e => e.Name).ToList();
+    }
+
+    /// <summary>Turns the exceptions the readers let through into <see cref="InvalidDataException"/>s naming the file.</summary>
+    static T Guard<T>(string path, Func<T> read)
+    {
         try
         {
-            return DetectFormat(path) switch
-            {
-                CheckpointFormat.Safetensors => Safetensors.Read(path, dtype),
-                CheckpointFormat.PyTorchZip => TorchPickle.ReadZip(path, dtype),
-                CheckpointFormat.PyTorchLegacy => TorchPickle.ReadLegacy(path, dtype),
-                CheckpointFormat.ShardIndex => ReadSharded(path, dtype),
-                var f => throw new NotSupportedException(f.ToString()),
-            };
+            return read();
         }
         catch (EndOfStreamException e)
         {
@@ -100,7 +126,7 @@ public static class CheckpointReader
         }
     }
 
-    static Dictionary<string, Tensor> ReadSharded(string indexPath, ScalarType? dtype)
+    static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
         var bytes = File.ReadAllBytes(indexPath);
         if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw CheckpointError.Format(indexPath, "shard index is not valid UTF-8");
@@ -123,6 +149,12 @@ public static class CheckpointReader
                 weightMap[p.Name] = shard;
             }
         }
+        return weightMap;
+    }
+
+    static Dictionary<string, Tensor> ReadSharded(string indexPath, ScalarType? dtype, long? maxBytes)
+    {
+        var weightMap = ReadWeightMap(indexPath);
         var folder = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
         var result = new Dictionary<string, Tensor>();
         try
@@ -132,7 +164,9 @@ public static class CheckpointReader
                 var shardPath = Path.Combine(folder, shard);
                 if (!File.Exists(shardPath)) throw CheckpointError.Format(indexPath, $"shard '{shard}' is missing from '{folder}'");
                 if (DetectFormat(shardPath) == CheckpointFormat.ShardIndex) throw CheckpointError.Format(indexPath, $"shard '{shard}' is itself an index");
-                foreach (var (k, v) in ReadStateDict(shardPath, dtype))
+                // The budget covers all shards together: each shard gets what the earlier ones left.
+                var left = maxBytes is { } budget ? budget - result.Values.Sum(t => t.numel() * t.element_size()) : (long?)null;
+                foreach (var (k, v) in ReadStateDict(shardPath, dtype, left))
                 {
                     if (!result.TryAdd(k, v))
                     {

@@ -31,20 +31,27 @@ public sealed record ShapeMismatch(string Name, long[] CheckpointShape, long[] M
         $"{Name}: checkpoint {Shapes.Format(CheckpointShape)} vs module {Shapes.Format(ModuleShape)}";
 }
 
-/// <summary>A state dict does not fit a module: every missing, unexpected, shape-mismatched and non-finite tensor is
-/// listed (nothing is copied into the module when this is thrown).</summary>
+/// <summary>A state dict does not fit a module: every missing, unexpected, shape-mismatched and non-finite tensor, and
+/// every pair of tensors the module ties but the checkpoint holds with different values, is listed (nothing is copied
+/// into the module when this is thrown).</summary>
 public sealed class CheckpointMismatchException : Exception
 {
     public CheckpointMismatchException(string source, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected,
-        IReadOnlyList<ShapeMismatch> shapeMismatches, IReadOnlyList<string> nonFinite)
-        : base(Describe(source, missing, unexpected, shapeMismatches, nonFinite))
+        IReadOnlyList<ShapeMismatch> shapeMismatches, IReadOnlyList<string> nonFinite, IReadOnlyList<string>? tiedConflicts = null)
+        : base(Describe(source, missing, unexpected, shapeMismatches, nonFinite, tiedConflicts ?? []))
     {
         Checkpoint = source;
         Missing = missing;
         Unexpected = unexpected;
         ShapeMismatches = shapeMismatches;
         NonFinite = nonFinite;
+        TiedConflicts = tiedConflicts ?? [];
     }
+
+    /// <summary>Tensors the module ties (one tensor under two names, e.g. <c>lm_head.weight</c> and
+    /// <c>shared.weight</c> with <c>tie_word_embeddings</c>) that the checkpoint holds with different values, each as
+    /// <c>name vs target (...)</c>.</summary>
+    public IReadOnlyList<string> TiedConflicts { get; }
 
     /// <summary>The checkpoint file (or other name) the state dict came from.</summary>
     public string Checkpoint { get; }
@@ -61,7 +68,7 @@ public sealed class CheckpointMismatchException : Exception
     public IReadOnlyList<string> NonFinite { get; }
 
     static string Describe(string source, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected,
-        IReadOnlyList<ShapeMismatch> shapes, IReadOnlyList<string> nonFinite)
+        IReadOnlyList<ShapeMismatch> shapes, IReadOnlyList<string> nonFinite, IReadOnlyList<string> tiedConflicts)
     {
         var sb = new System.Text.StringBuilder();
         sb.Append($"checkpoint '{source}' does not match the module:");
@@ -75,6 +82,7 @@ public sealed class CheckpointMismatchException : Exception
         Section("unexpected in the checkpoint (not in the module)", unexpected, unexpected.Count);
         Section("with a different shape", shapes.Select(s => s.ToString()), shapes.Count);
         Section("with NaN or infinite values", nonFinite, nonFinite.Count);
+        Section("tied in the model (one tensor) but different in the checkpoint", tiedConflicts, tiedConflicts.Count);
         return sb.ToString();
     }
 }

@@ -232,11 +232,15 @@ internal sealed class PickleReader
         }
     }
 
+    /// <summary>LONG1/LONG4's little-endian two's-complement integer: a <c>long</c> when it fits (sizes, offsets and
+    /// element counts past 2^31 are written this way), a <see cref="BigInteger"/> only beyond.</summary>
     static object Long(byte[] bytes)
     {
         if (bytes.Length == 0) return 0L;
         var value = new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
-        return value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
+        // Both branches boxed as object: with `? (long)value : value` the conditional's type would be BigInteger and
+        // every value, however small, would come back as a BigInteger.
+        return value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
     }
 
     string Utf8(byte[] bytes, long at)

@@ -114,10 +114,13 @@ internal static class Safetensors
         return new Entry(name, dtype, shape, begin, end);
     }
 
-    public static Dictionary<string, Tensor> Read(string file, ScalarType? dtype)
+    public static Dictionary<string, Tensor> Read(string file, ScalarType? dtype, long? maxBytes = null)
     {
         using var stream = File.OpenRead(file);
         var (entries, _, dataStart) = ReadHeader(file, stream);
+        if (maxBytes is { } budget && entries.Sum(e => e.End - e.Begin) is var total && total > budget)
+            throw CheckpointError.Format(file,
+                $"its tensors need {total} bytes, more than the {budget} bytes the model they are loaded into can use; refusing to read them (the weights and the config disagree)");
         var result = new Dictionary<string, Tensor>();
         try
         {

@@ -165,33 +165,130 @@ internal static class TorchPickle
         }
     }
 
+    // ---------------------------------------------------------------- limits
+
+    /// <summary>Bytes a storage may declare beyond the furthest element its tensors reach (never more than that reach
+    /// itself, so a storage is at most twice what its tensors need).</summary>
+    internal const long StorageSlackBytes = 4096;
+
+    /// <summary>A view (stride 0, or strides that overlap) may show at most this many elements per storage element,
+    /// plus <see cref="ViewAllowanceElements"/>: materialising it copies every logical element.</summary>
+    internal const long MaxViewAmplification = 4;
+    internal const long ViewAllowanceElements = 4096;
+
+    /// <summary>Deflate's largest possible ratio (a run of zeros: about 1032 to 1); a zip entry that claims more
+    /// uncompressed bytes than this allows is lying about its size.</summary>
+    const long MaxDeflateRatio = 1032;
+
+    /// <summary>
+    /// Checks every tensor's view against its storage before anything is allocated: ranks, signs, overflow, an end
+    /// inside the storage, and no stride-0 or overlapping view that shows far more elements than the storage holds.
+    /// Returns, per storage key, how many elements its tensors reach. Errors name the file and the tensor.
+    /// </summary>
+    static Dictionary<string, long> CheckViews(string file, List<(string Name, TensorRef Tensor)> entries)
+    {
+        var reach = new Dictionary<string, long>();
+        foreach (var (name, r) in entries)
+        {
+            reach.TryAdd(r.Storage.Root.Key, 0);
+            if (r.Size.Length != r.Stride.Length)
+                throw CheckpointError.Format(file, $"size {Shapes.Format(r.Size)} and stride {Shapes.Format(r.Stride)} differ in rank", name);
+            if (r.Size.Any(d => d < 0) || r.Stride.Any(d => d < 0) || r.Offset < 0)
+                throw CheckpointError.Format(file, $"negative size, stride or offset (size {Shapes.Format(r.Size)}, stride {Shapes.Format(r.Stride)}, offset {r.Offset})", name);
+            long numel, last;
+            try
+            {
+                numel = Shapes.Numel(r.Size);
+                last = r.Offset;
+                for (int i = 0; i < r.Size.Length; i++) if (r.Size[i] > 0) last = checked(last + (r.Size[i] - 1) * r.Stride[i]);
+            }
+            catch (OverflowException) { throw CheckpointError.Format(file, $"size {Shapes.Format(r.Size)} with stride {Shapes.Format(r.Stride)} overflows", name); }
+            if (numel == 0) continue;
+            if (last >= r.Storage.Numel)
+                throw CheckpointError.Format(file,
+                    $"tensor of size {Shapes.Format(r.Size)}, stride {Shapes.Format(r.Stride)} at offset {r.Offset} reaches element {last} of a storage of {r.Storage.Numel} ('{r.Storage.Root.Key}')", name);
+            if (numel > MaxViewAmplification * r.Storage.Numel + ViewAllowanceElements)
+            {
+                var kind = r.Stride.Where((st, i) => st == 0 && r.Size[i] > 1).Any() ? "an expanded (stride-0) view" : "an overlapping view";
+                throw CheckpointError.Format(file,
+                    $"{kind} of size {Shapes.Format(r.Size)}, stride {Shapes.Format(r.Stride)} shows {numel} elements of a storage of {r.Storage.Numel} ('{r.Storage.Root.Key}'); " +
+                    $"more than {MaxViewAmplification}x its storage is refused, since loading copies every element", name);
+            }
+            var end = checked(r.Storage.Offset + last + 1);
+            if (end > reach[r.Storage.Root.Key]) reach[r.Storage.Root.Key] = end;
+        }
+        return reach;
+    }
+
+    /// <summary>Refuses, before reading, a storage that declares more than its tensors reach (plus a little slack),
+    /// and a file whose storages together exceed the caller's budget. Returns the bytes the storages declare.</summary>
+    static long CheckStorageSizes(string file, List<(string Name, TensorRef Tensor)> entries, IEnumerable<Storage> storages,
+        Dictionary<string, long> reach, long? maxBytes)
+    {
+        long total = 0;
+        foreach (var storage in storages)
+        {
+            var size = DTypes.Size(storage.DType);
+            var declared = checked(storage.Numel * size);
+            var needed = checked(reach.GetValueOrDefault(storage.Key) * size);
+            if (declared > needed + Math.Min(StorageSlackBytes, needed))
+                throw CheckpointError.Format(file,
+                    $"storage '{storage.Key}' declares {storage.Numel} {storage.DType} elements ({declared} bytes) but its tensors reach only {needed} bytes; " +
+                    "refusing it before reading (a damaged or hostile file; an honest one saved from views of larger tensors can be re-saved after .clone() or as safetensors)",
+                    FirstUser(entries, storage));
+            total = checked(total + declared);
+        }
+        if (maxBytes is { } budget && total > budget)
+            throw CheckpointError.Format(file,
+                $"its tensors need {total} bytes, more than the {budget} bytes the model they are loaded into can use; refusing to read them (the weights and the config disagree)");
+        return total;
+    }
+
     // ---------------------------------------------------------------- zip form
 
-    public static Dictionary<string, Tensor> ReadZip(string file, ScalarType? dtype)
+    /// <summary>Opens the archive and parses its <c>data.pkl</c>: the state dict's tensors (nothing read from the storages).</summary>
+    static (string Prefix, StateDictParser Parser, List<(string Name, TensorRef Tensor)> Entries) ParseZip(string file, ZipArchive zip)
+    {
+        var pkl = zip.Entries.Where(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal) &&
+                                         e.FullName.Count(c => c == '/') == 1).ToList();
+        if (pkl.Count != 1)
+            throw CheckpointError.Format(file, $"a PyTorch zip checkpoint holds one '<name>/data.pkl'; found {pkl.Count}");
+        var prefix = pkl[0].FullName[..^"data.pkl".Length];
+
+        var byteorder = zip.GetEntry(prefix + "byteorder");
+        if (byteorder is not null)
+        {
+            var order = Encoding(ReadEntry(file, byteorder, 16)).Trim();
+            if (order != "little") throw CheckpointError.Format(file, $"byte order '{order}' is not supported (only little-endian)");
+        }
+
+        var parser = new StateDictParser(file);
+        using var pickle = new MemoryStream(ReadEntry(file, pkl[0], 1L << 30));
+        return (prefix, parser, parser.Entries(parser.Reader(pickle).Load()));
+    }
+
+    static ZipArchive OpenZip(string file, FileStream fs)
+    {
+        try { return new ZipArchive(fs, ZipArchiveMode.Read); }
+        catch (InvalidDataException e) { throw CheckpointError.Format(file, $"not a readable zip archive (truncated?): {e.Message}", inner: e); }
+    }
+
+    /// <summary>The tensor names of a zip checkpoint, in file order, from its pickle alone.</summary>
+    public static List<string> ZipTensorNames(string file)
     {
         using var fs = File.OpenRead(file);
-        ZipArchive zip;
-        try { zip = new ZipArchive(fs, ZipArchiveMode.Read); }
-        catch (InvalidDataException e) { throw CheckpointError.Format(file, $"not a readable zip archive (truncated?): {e.Message}", inner: e); }
-        using (zip)
+        using var zip = OpenZip(file, fs);
+        return ParseZip(file, zip).Entries.Select(e => e.Name).ToList();
+    }
+
+    public static Dictionary<string, Tensor> ReadZip(string file, ScalarType? dtype, long? maxBytes = null)
+    {
+        using var fs = File.OpenRead(file);
+        using (var zip = OpenZip(file, fs))
         {
-            var pkl = zip.Entries.Where(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal) &&
-                                             e.FullName.Count(c => c == '/') == 1).ToList();
-            if (pkl.Count != 1)
-                throw CheckpointError.Format(file, $"a PyTorch zip checkpoint holds one '<name>/data.pkl'; found {pkl.Count}");
-            var prefix = pkl[0].FullName[..^"data.pkl".Length];
-
-            var byteorder = zip.GetEntry(prefix + "byteorder");
-            if (byteorder is not null)
-            {
-                var order = Encoding(ReadEntry(file, byteorder, 16)).Trim();
-                if (order != "little") throw CheckpointError.Format(file, $"byte order '{order}' is not supported (only little-endian)");
-            }
-
-            var parser = new StateDictParser(file);
-            List<(string, TensorRef)> entries;
-            using (var pickle = new MemoryStream(ReadEntry(file, pkl[0], 1L << 30)))
-                entries = parser.Entries(parser.Reader(pickle).Load());
+            var (prefix, parser, entries) = ParseZip(file, zip);
+            var reach = CheckViews(file, entries);
+            CheckStorageSizes(file, entries, parser.Storages.Values, reach, maxBytes);
 
             var storages = new Dictionary<string, Tensor>();
             try
@@ -204,6 +301,16 @@ internal static class TorchPickle
                     if (entry.Length < bytes)
                         throw CheckpointError.Format(file,
                             $"storage '{storage.Key}' declares {storage.Numel} {storage.DType} elements ({bytes} bytes) but its entry holds {entry.Length} bytes",
+                            FirstUser(entries, storage));
+                    // The entry must not hold (inflated) more than the storage declares, nor claim more than its compressed
+                    // bytes can produce: only the declared bytes are ever inflated.
+                    if (entry.Length > bytes + StorageSlackBytes)
+                        throw CheckpointError.Format(file,
+                            $"zip entry '{entry.FullName}' holds {entry.Length} bytes uncompressed but storage '{storage.Key}' declares only {bytes}; refusing to inflate it",
+                            FirstUser(entries, storage));
+                    if (entry.CompressedLength > fs.Length || entry.Length > entry.CompressedLength * MaxDeflateRatio + 1024)
+                        throw CheckpointError.Format(file,
+                            $"zip entry '{entry.FullName}' claims {entry.Length} bytes from {entry.CompressedLength} compressed bytes in a file of {fs.Length}: its sizes are damaged",
                             FirstUser(entries, storage));
                     using var s = OpenEntry(file, entry);
                     storages[storage.Key] = ReadStorage(file, s, storage, FirstUser(entries, storage));
@@ -238,9 +345,15 @@ internal static class TorchPickle
 
     // ---------------------------------------------------------------- legacy form
 
-    public static Dictionary<string, Tensor> ReadLegacy(string file, ScalarType? dtype)
+    /// <summary>The tensor names of a legacy checkpoint, in file order, from its pickles alone.</summary>
+    public static List<string> LegacyTensorNames(string file)
     {
         using var fs = File.OpenRead(file);
+        return ParseLegacy(file, fs).Entries.Select(e => e.Name).ToList();
+    }
+
+    static (StateDictParser Parser, List<(string Name, TensorRef Tensor)> Entries) ParseLegacy(string file, FileStream fs)
+    {
         PickleReader Plain() => new(fs, file)
         {
             ResolveGlobal = (m, n) => throw CheckpointError.Format(file, $"legacy header pickle names the global '{m}.{n}'; refusing it"),
@@ -259,7 +372,20 @@ internal static class TorchPickle
             throw CheckpointError.Format(file, "was saved on a big-endian machine; only little-endian checkpoints are supported");
 
         var parser = new StateDictParser(file);
-        var entries = parser.Entries(parser.Reader(fs).Load());
+        return (parser, parser.Entries(parser.Reader(fs).Load()));
+    }
+
+    public static Dictionary<string, Tensor> ReadLegacy(string file, ScalarType? dtype, long? maxBytes = null)
+    {
+        using var fs = File.OpenRead(file);
+        PickleReader Plain() => new(fs, file)
+        {
+            ResolveGlobal = (m, n) => throw CheckpointError.Format(file, $"legacy header pickle names the global '{m}.{n}'; refusing it"),
+            Reduce = (_, _) => throw CheckpointError.Format(file, "legacy header pickle calls a function"),
+        };
+        var (parser, entries) = ParseLegacy(file, fs);
+        var reach = CheckViews(file, entries);
+        CheckStorageSizes(file, entries, parser.Storages.Values, reach, maxBytes);
 
         var keys = Plain().Load();
         if (keys is not List<object?> keyList)

@@ -106,9 +106,14 @@ public sealed partial class HubClient : IDisposable
             ReportDone(progress, file, new FileInfo(RepoCache.ContentPath(known)).Length);
             return (known, revision);
         }
+        // Nor does its list of files: a 404 at this commit, recorded in .no_exist, is final too (huggingface_hub's rule).
+        if (RepoCache.IsCommitHash(revision) && cache.IsMarkedMissing(revision, file))
+            throw new HubNotFoundException(repo, 404, "EntryNotFound",
+                $"Not found (404): file '{file}' does not exist in {repo.Describe} at revision '{revision}' (the Hub said so earlier; " +
+                $"recorded in {cache.NoExistPath(revision, file)}, so no request was made). Check the spelling of the file name '{file}'.");
 
         FileMetadata meta;
-        try { meta = await MetadataAsync(repo, file, revision, ct); }
+        try { meta = await MetadataAsync(repo, cache, file, revision, ct); }
         catch (Exception e) when (IsNetworkError(e, ct))
         {
             // Hub unreachable: serve the cached copy of this revision if there is one, as huggingface_hub does.
@@ -133,14 +138,19 @@ public sealed partial class HubClient : IDisposable
     /// <summary>What the Hub says about a file: read from the first response, before any redirect to the CDN.</summary>
     internal sealed record FileMetadata(string Commit, string Etag, long Size, Uri DownloadUrl);
 
-    async Task<FileMetadata> MetadataAsync(RepoRef repo, string file, string revision, CancellationToken ct)
+    async Task<FileMetadata> MetadataAsync(RepoRef repo, RepoCache cache, string file, string revision, CancellationToken ct)
     {
         var url = ResolveUrl(repo, file, revision);
         for (var hop = 0; hop < 10; hop++)
         {
-            using var response = await SendAsync(HttpMethod.Head, url, null, ct);
-            var location = Redirect(response, url);
+            var (response, tries) = await SendWithRetriesAsync(HttpMethod.Head, url, null, ct);
+            using var _ = response;
+            var location = Redirect(response, url, repo, file, revision);
             var commit = Header(response, "X-Repo-Commit");
+            // A file the commit lacks: remember it as huggingface_hub does, so asking again at that commit costs nothing.
+            if (response.StatusCode == HttpStatusCode.NotFound && Header(response, "X-Error-Code") == "EntryNotFound" &&
+                commit is not null && RepoCache.IsCommitHash(commit))
+                cache.MarkMissing(commit, file);
             // An LFS file answers 302 to the CDN with the metadata on the 302 itself; a renamed repo answers a
             // redirect without it, which is followed.
             if (location is not null && commit is null && Header(response, "X-Linked-Etag") is null)
@@ -148,7 +158,7 @@ public sealed partial class HubClient : IDisposable
                 url = location;
                 continue;
             }
-            if (location is null) ThrowForStatus(response, repo, file, revision);
+            if (location is null) ThrowForStatus(response, repo, file, revision, tries);
 
             var etag = NormalizeEtag(Header(response, "X-Linked-Etag") ?? Header(response, "ETag"));
             var sizeText = Header(response, "X-Linked-Size") ?? Header(response, "Content-Length");
@@ -156,7 +166,9 @@ public sealed partial class HubClient : IDisposable
                 throw new HubException(repo, $"The server at {Options.Endpoint} did not send the commit, ETag and size for '{file}' " +
                     $"of {repo.Describe} (revision '{revision}'); is HF_ENDPOINT a Hugging Face Hub?");
             if (!RepoCache.IsCommitHash(commit)) throw new HubException(repo, $"The Hub sent an invalid commit hash '{commit}' for '{file}' of {repo.Describe}.");
-            return new FileMetadata(commit, etag, size, location ?? url);
+            // A regular file is fetched at the commit the HEAD resolved, not at the branch: a branch that moves between
+            // the HEAD and the GET would otherwise deliver another commit's bytes.
+            return new FileMetadata(commit, etag, size, location ?? ResolveUrl(repo, file, commit));
         }
         throw new HubException(repo, $"Too many redirects resolving '{file}' of {repo.Describe} (revision '{revision}').");
     }
@@ -174,7 +186,7 @@ public sealed partial class HubClient : IDisposable
             }
             catch (Exception e) when (attempt < Options.DownloadRetries && IsNetworkError(e, ct))
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), ct); // then resume from what arrived
+                await Task.Delay(Options.Backoff(attempt), ct); // then resume from what arrived
             }
         }
 
@@ -196,7 +208,7 @@ public sealed partial class HubClient : IDisposable
         if (have > meta.Size) { File.Delete(incomplete); have = 0; }
         if (have == meta.Size && have > 0) return; // all there from an earlier try; the caller checks it
 
-        using var response = await GetAsync(meta.DownloadUrl, have > 0 ? have : null, repo, file, ct);
+        using var response = await GetAsync(meta.DownloadUrl, have > 0 ? have : null, repo, file, meta.Commit, ct);
         if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable || (response.StatusCode == HttpStatusCode.PartialContent
             && response.Content.Headers.ContentRange?.From != have))
         {
@@ -301,21 +313,73 @@ public sealed partial class HubClient : IDisposable
         // The revision is one path segment: refs/pr/6 travels as refs%2Fpr%2F6. File segments keep their slashes.
         new(endpoint, $"{repo.UrlPrefix}{repo.Id}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', file.Split('/').Select(Uri.EscapeDataString))}");
 
-    async Task<HttpResponseMessage> GetAsync(Uri url, long? from, RepoRef repo, string file, CancellationToken ct)
+    async Task<HttpResponseMessage> GetAsync(Uri url, long? from, RepoRef repo, string file, string commit, CancellationToken ct)
     {
         for (var hop = 0; hop < 10; hop++)
         {
-            var response = await SendAsync(HttpMethod.Get, url, from, ct);
-            if (Redirect(response, url) is { } next)
+            var (response, tries) = await SendWithRetriesAsync(HttpMethod.Get, url, from, ct);
+            Uri? next;
+            try { next = Redirect(response, url, repo, file, commit); }
+            catch { response.Dispose(); throw; }
+            if (next is not null)
             {
                 response.Dispose();
                 url = next;
                 continue;
             }
             if (response.IsSuccessStatusCode || response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable) return response;
-            using (response) ThrowForStatus(response, repo, file, "(download)");
+            using (response) ThrowForStatus(response, repo, file, commit, tries);
         }
-        throw new HubException(repo, $"Too many redirects downloading '{file}' of {repo.Describe}.");
+        throw new HubException(repo, $"Too many redirects downloading '{file}' of {repo.Describe} at revision '{commit}'.");
+    }
+
+    /// <summary>Status codes worth another try: the server (or a proxy in front of it) is overloaded or restarting.</summary>
+    static bool IsRetriableStatus(HttpStatusCode status) => (int)status is 429 or 500 or 502 or 503 or 504;
+
+    /// <summary>One request, retried with exponential backoff on a retriable status or a connection reset, up to
+    /// <see cref="HubOptions.MaxRetries"/> times; <c>Retry-After</c> (seconds or a date) on 503 and 429 sets the wait.
+    /// Returns the last response (which may still carry a retriable status) and how many tries were made.</summary>
+    async Task<(HttpResponseMessage Response, int Tries)> SendWithRetriesAsync(HttpMethod method, Uri url, long? rangeFrom, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var last = attempt >= Math.Max(0, Options.MaxRetries);
+            HttpResponseMessage response;
+            try { response = await SendAsync(method, url, rangeFrom, ct); }
+            catch (Exception e) when (!last && IsConnectionReset(e, ct))
+            {
+                await Task.Delay(Options.Backoff(attempt), ct);
+                continue;
+            }
+            if (last || !IsRetriableStatus(response.StatusCode)) return (response, attempt + 1);
+            var wait = RetryAfter(response) ?? Options.Backoff(attempt);
+            response.Dispose();
+            await Task.Delay(wait, ct);
+        }
+    }
+
+    /// <summary>The server's <c>Retry-After</c> on 503 or 429, capped at <see cref="HubOptions.MaxRetryAfter"/>.</summary>
+    TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        if ((int)response.StatusCode is not (503 or 429) || response.Headers.RetryAfter is not { } after) return null;
+        var wait = after.Delta ?? (after.Date is { } date ? date - DateTimeOffset.UtcNow : null);
+        if (wait is not { } w) return null;
+        if (w < TimeSpan.Zero) w = TimeSpan.Zero;
+        return w > Options.MaxRetryAfter ? Options.MaxRetryAfter : w;
+    }
+
+    /// <summary>The connection broke (reset or aborted by the peer, or closed before a response): worth another try.
+    /// A refused connection, a DNS failure or a timeout is not retried: the Hub is unreachable and the cache answers.</summary>
+    static bool IsConnectionReset(Exception e, CancellationToken ct)
+    {
+        if (ct.IsCancellationRequested) return false;
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown }) return true;
+            if (x is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }) return true;
+            if (x is HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded }) return true;
+        }
+        return false;
     }
 
     async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri url, long? rangeFrom, CancellationToken ct)
@@ -334,8 +398,23 @@ public sealed partial class HubClient : IDisposable
     static bool SameOrigin(Uri a, Uri b) =>
         string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase) && string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
 
-    static Uri? Redirect(HttpResponseMessage response, Uri from) =>
-        (int)response.StatusCode is >= 300 and < 400 && response.Headers.Location is { } location ? new Uri(from, location) : null;
+    /// <summary>Where a 3xx answer points, resolved against the request URL. Only http(s) is followed: a redirect to
+    /// <c>file://</c> or any other scheme is refused, naming the repo and the file.</summary>
+    static Uri? Redirect(HttpResponseMessage response, Uri from, RepoRef repo, string file, string revision)
+    {
+        if ((int)response.StatusCode is not (>= 300 and < 400) || response.Headers.Location is not { } location) return null;
+        Uri next;
+        try { next = new Uri(from, location); }
+        catch (UriFormatException e)
+        {
+            throw new HubException(repo, $"The server redirected the request for '{file}' of {repo.Describe} (revision '{revision}') " +
+                $"to '{location}', which is not a valid URL.", e);
+        }
+        if (next.Scheme != Uri.UriSchemeHttp && next.Scheme != Uri.UriSchemeHttps)
+            throw new HubException(repo, $"The server redirected the request for '{file}' of {repo.Describe} (revision '{revision}') " +
+                $"to '{next}', a {next.Scheme}: URL; only http and https redirects are followed. Is HF_ENDPOINT ({from.GetLeftPart(UriPartial.Authority)}) a Hugging Face Hub?");
+        return next;
+    }
 
     static string? Header(HttpResponseMessage response, string name) =>
         response.Headers.NonValidated.TryGetValues(name, out var values) || response.Content.Headers.NonValidated.TryGetValues(name, out values)
@@ -353,13 +432,14 @@ public sealed partial class HubClient : IDisposable
 
     [GeneratedRegex("^[A-Za-z0-9_-][A-Za-z0-9._-]*$")] private static partial Regex EtagRegex();
 
-    void ThrowForStatus(HttpResponseMessage response, RepoRef repo, string file, string revision)
+    void ThrowForStatus(HttpResponseMessage response, RepoRef repo, string file, string revision, int tries = 1)
     {
         if (response.IsSuccessStatusCode) return;
         var status = (int)response.StatusCode;
         var code = Header(response, "X-Error-Code");
         var serverSays = Header(response, "X-Error-Message") is { } m ? $" The Hub says: {m}" : "";
         var at = revision == "(download)" ? "" : $" at revision '{revision}'";
+        var retried = tries > 1 ? $" Tried {tries} times with exponential backoff (HubOptions.MaxRetries = {Options.MaxRetries}); the service may be down: try again later." : "";
         switch (status)
         {
             case 401 or 403:
@@ -383,7 +463,7 @@ public sealed partial class HubClient : IDisposable
                     $"{(revision == "(download)" ? "" : $" '{revision}'")}, and the repo type ({repo.Type}).{serverSays}");
             default:
                 throw new HubHttpException(repo, status, code,
-                    $"The Hub answered {status} {response.ReasonPhrase} for '{file}' of {repo.Describe}{at}.{serverSays}");
+                    $"The Hub answered {status} {response.ReasonPhrase} for '{file}' of {repo.Describe}{at}.{serverSays}{retried}");
         }
     }
 

@@ -27,6 +27,28 @@ public sealed record HubOptions
     /// <summary>How many times one call resumes a transfer that broke off before giving up (the next call resumes too).</summary>
     public int DownloadRetries { get; init; } = 3;
 
+    /// <summary>How many times one HTTP request is retried after a transient failure (500, 502, 503, 504, 429, or a
+    /// connection reset) before the error is reported: the first try plus up to this many more, as huggingface_hub's
+    /// <c>http_backoff(max_retries=5)</c>. 0 turns retries off.</summary>
+    public int MaxRetries { get; init; } = 5;
+
+    /// <summary>Wait before the first retry; each further retry waits twice as long, up to <see cref="RetryMaxDelay"/>
+    /// (huggingface_hub: 1 s doubling to 8 s). Tests set milliseconds.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest wait between two tries computed by the backoff.</summary>
+    public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>Longest <c>Retry-After</c> (sent with 503 or 429) the client waits for; a longer one is cut to this.</summary>
+    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The wait before retry number <paramref name="retry"/> (0 for the first retry).</summary>
+    internal TimeSpan Backoff(int retry)
+    {
+        var ms = RetryBaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(retry, 30));
+        return TimeSpan.FromMilliseconds(Math.Max(0, Math.Min(ms, RetryMaxDelay.TotalMilliseconds)));
+    }
+
     /// <summary>Defaults overlaid with HF_ENDPOINT, HF_TOKEN (else the token file <c>huggingface-cli login</c> writes),
     /// HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME / XDG_CACHE_HOME and HF_HUB_DOWNLOAD_TIMEOUT.</summary>
     public static HubOptions FromEnvironment() => FromEnvironment(Environment.GetEnvironmentVariable, Home());
@@ -70,7 +92,8 @@ public sealed record HubOptions
     bool PrintMembers(StringBuilder builder)
     {
         builder.Append($"Endpoint = {Endpoint}, Token = {(Token is null ? "null" : "***")}, Offline = {Offline}, CacheDir = {CacheDir}, ");
-        builder.Append($"Timeout = {Timeout}, DownloadRetries = {DownloadRetries}");
+        builder.Append($"Timeout = {Timeout}, DownloadRetries = {DownloadRetries}, MaxRetries = {MaxRetries}, ");
+        builder.Append($"RetryBaseDelay = {RetryBaseDelay}, RetryMaxDelay = {RetryMaxDelay}, MaxRetryAfter = {MaxRetryAfter}");
         return true;
     }
 }

@@ -22,27 +22,31 @@ public static class Pretrained
         try
         {
             string folder = await client.SnapshotAsync(repoIdOrPath, required, revision, HubRepoType.Model, progress: progress, cancellationToken: cancellationToken);
+            // Every further file comes from the commit the required files resolved to (the snapshot folder's name), not
+            // from the branch: if the branch moves meanwhile, all files still land in one snapshot. A file known to be
+            // absent at that commit (.no_exist) costs no request.
+            var commit = Path.GetFileName(folder);
             foreach (var file in optional ?? [])
             {
-                try { await client.DownloadFileAsync(repoIdOrPath, file, revision, progress: progress, cancellationToken: cancellationToken); }
+                try { await client.DownloadFileAsync(repoIdOrPath, file, commit, progress: progress, cancellationToken: cancellationToken); }
                 catch (HubNotFoundException) { } // optional: the repo may not have it
                 catch (HubOfflineException) { }
             }
-            if (weights) await DownloadFirstAsync(client, repoIdOrPath, revision, progress, cancellationToken);
+            if (weights) await DownloadFirstAsync(client, repoIdOrPath, revision, commit, progress, cancellationToken);
             return folder;
         }
         finally { if (hub is null) client.Dispose(); }
     }
 
-    static async Task DownloadFirstAsync(HubClient client, string repo, string revision, IProgress<HubDownloadProgress>? progress, CancellationToken ct)
+    static async Task DownloadFirstAsync(HubClient client, string repo, string revision, string commit, IProgress<HubDownloadProgress>? progress, CancellationToken ct)
     {
         var failures = new List<string>();
         foreach (var file in WeightFiles)
         {
-            try { await client.DownloadFileAsync(repo, file, revision, progress: progress, cancellationToken: ct); return; }
+            try { await client.DownloadFileAsync(repo, file, commit, progress: progress, cancellationToken: ct); return; }
             catch (HubNotFoundException e) { failures.Add($"{file}: {e.Message}"); }
             catch (HubOfflineException e) { failures.Add($"{file}: {e.Message}"); }
         }
-        throw new FileNotFoundException($"{repo}@{revision} has none of the weight files {string.Join(", ", WeightFiles)}:\n" + string.Join("\n", failures));
+        throw new FileNotFoundException($"{repo}@{revision} (commit {commit}) has none of the weight files {string.Join(", ", WeightFiles)}:\n" + string.Join("\n", failures));
     }
 }

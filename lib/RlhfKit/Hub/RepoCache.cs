@@ -17,6 +17,24 @@ internal sealed partial class RepoCache(string cacheDir, RepoRef repo)
     public string SnapshotDir(string commit) => Path.Combine(Root, "snapshots", commit);
     public string PointerPath(string commit, string file) => Path.Combine(SnapshotDir(commit), ToNative(file));
 
+    /// <summary>huggingface_hub's marker for "this file does not exist at this commit": an empty file at
+    /// <c>.no_exist/&lt;commit&gt;/&lt;file&gt;</c>, written after a 404 so the next lookup needs no request.</summary>
+    public string NoExistPath(string commit, string file) => Path.Combine(Root, ".no_exist", commit, ToNative(file));
+
+    public bool IsMarkedMissing(string commit, string file) => IsCommitHash(commit) && File.Exists(NoExistPath(commit, file));
+
+    public void MarkMissing(string commit, string file)
+    {
+        if (!IsCommitHash(commit)) return;
+        var path = NoExistPath(commit, file);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            if (!File.Exists(path)) File.WriteAllBytes(path, []);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // only an optimisation
+    }
+
     static string ToNative(string slashPath) => slashPath.Replace('/', Path.DirectorySeparatorChar);
 
     [GeneratedRegex("^[0-9a-f]{40}$")] private static partial Regex CommitHashRegex();

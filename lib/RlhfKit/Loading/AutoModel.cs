@@ -13,8 +13,9 @@ public static class AutoModel
     {
         var config = T5Config.Load(folder);
         CheckSizes(config, folder);
+        WeightsCheck.CheckTensorCount(config, folder);
         var model = new T5ForConditionalGeneration(config);
-        LoadWeights(model, folder, config.TiedWeights, dtype);
+        LoadWeights(model, folder, config, dtype);
         model.eval();
         return Place(model, device, dtype);
     }
@@ -24,13 +25,14 @@ public static class AutoModel
     {
         var config = PretrainedConfig.Load(folder);
         CheckSizes(config, folder);
+        WeightsCheck.CheckTensorCount(config, folder);
         nn.Module model = config switch
         {
             RobertaConfig r => new RobertaForSequenceClassification(r),
             BertConfig b => new BertForSequenceClassification(b),
             _ => throw new InvalidDataException($"{Path.Combine(folder, "config.json")}: model_type '{config.ModelType}' is not a sequence classifier the kit knows (roberta, bert)."),
         };
-        LoadWeights(model, folder, config.TiedWeights, dtype);
+        LoadWeights(model, folder, config, dtype);
         model.eval();
         return (ISequenceClassifier)Place(model, device, dtype);
     }
@@ -89,11 +91,11 @@ public static class AutoModel
         return info.LinkTarget is null ? info.Length : info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target && target.Exists ? target.Length : 0;
     }
 
-    internal static void LoadWeights(nn.Module model, string folder, IReadOnlyDictionary<string, string> tied, ScalarType? dtype)
+    internal static void LoadWeights(nn.Module model, string folder, PretrainedConfig config, ScalarType? dtype)
     {
         var path = CheckpointReader.FindWeights(folder);
-        var state = CheckpointReader.ReadStateDict(path, dtype);
-        try { StateDictLoader.LoadInto(model, state, path, tied); }
+        var state = CheckpointReader.ReadStateDict(path, dtype, WeightsCheck.ReadBudget(model));
+        try { StateDictLoader.LoadInto(model, state, path, config.TiedWeights, ignoreUnexpected: config.IgnoredUnexpectedKeys); }
         finally { foreach (var t in state.Values) t.Dispose(); }
     }
 

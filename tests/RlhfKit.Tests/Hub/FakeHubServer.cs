@@ -9,6 +9,9 @@ namespace RlhfKit.Tests.Hub;
 /// <summary>A request as the server saw it: method, the path exactly as sent (still percent-encoded), headers.</summary>
 public sealed record HubRequest(string Method, string RawPath, IReadOnlyDictionary<string, string> Headers)
 {
+    /// <summary>When the request arrived (for checking waits between retries).</summary>
+    public DateTime At { get; init; } = DateTime.UtcNow;
+
     public string? Header(string name) => Headers.TryGetValue(name, out var v) ? v : null;
 }
 
@@ -32,9 +35,15 @@ public sealed class FakeHubServer : IAsyncDisposable
     // repo path ("org/name" or "datasets/org/name") -> revision -> commit, and commit -> file -> content
     readonly Dictionary<string, Dictionary<string, string>> refs = new();
     readonly Dictionary<string, Dictionary<string, FakeFile>> commits = new();
+    // repo path -> every commit it ever had (a commit stays reachable by hash after its branch moves on)
+    readonly Dictionary<string, HashSet<string>> repoCommits = new();
     readonly object gate = new();
     int cutsLeft;
     int cutAfter;
+    int failsLeft;
+    int failStatus;
+    string? failRetryAfter;
+    int resetsLeft;
 
     /// <summary>Repos that answer 401 (X-Error-Code: GatedRepo) unless <c>Authorization: Bearer {GatedToken}</c> is sent.</summary>
     public HashSet<string> GatedRepos { get; } = [];
@@ -45,6 +54,11 @@ public sealed class FakeHubServer : IAsyncDisposable
     public bool IgnoreRange { get; set; }
     /// <summary>GET bodies to send instead of the real content, by file name (same length = corrupt, longer = wrong size).</summary>
     public ConcurrentDictionary<string, byte[]> BodyOverrides { get; } = new();
+    /// <summary>Files whose resolve request answers 302 to this Location (e.g. a file:// URL) instead of the content.</summary>
+    public ConcurrentDictionary<string, string> RedirectOverrides { get; } = new();
+    /// <summary>Called with each request (and its 0-based index) before it is answered: lets a test move a branch
+    /// between two requests.</summary>
+    public Action<HubRequest, int>? OnRequest { get; set; }
 
     public string Endpoint { get; }
     public IReadOnlyList<HubRequest> Requests => requests.ToArray();
@@ -66,11 +80,20 @@ public sealed class FakeHubServer : IAsyncDisposable
             revs[revision] = commit;
             if (!commits.TryGetValue(commit, out var files)) commits[commit] = files = new();
             files[file] = new FakeFile(content, lfs);
+            if (!repoCommits.TryGetValue(repoPath, out var known)) repoCommits[repoPath] = known = [];
+            known.Add(commit);
         }
     }
 
     /// <summary>The next <paramref name="count"/> file bodies stop after <paramref name="bytes"/> bytes and the connection closes.</summary>
     public void CutNextBodies(int count, int bytes) { lock (gate) { cutsLeft = count; cutAfter = bytes; } }
+
+    /// <summary>The next <paramref name="count"/> requests are answered with <paramref name="status"/> (and a
+    /// <c>Retry-After</c> header when given) instead of being served.</summary>
+    public void FailNext(int count, int status, string? retryAfter = null) { lock (gate) { failsLeft = count; failStatus = status; failRetryAfter = retryAfter; } }
+
+    /// <summary>The next <paramref name="count"/> connections are reset (TCP RST) after the request is read.</summary>
+    public void ResetNext(int count) { lock (gate) resetsLeft = count; }
 
     public static string GitBlobSha1(byte[] content) =>
         Convert.ToHexStringLower(SHA1.HashData([.. Encoding.ASCII.GetBytes($"blob {content.Length}\0"), .. content]));
@@ -98,7 +121,32 @@ public sealed class FakeHubServer : IAsyncDisposable
             var stream = client.GetStream();
             var request = await ReadRequestAsync(stream, timeout.Token);
             if (request is null) return;
-            requests.Enqueue(request);
+            int index;
+            lock (gate) { requests.Enqueue(request); index = requests.Count - 1; }
+            OnRequest?.Invoke(request, index);
+            bool reset;
+            int fail;
+            string? retryAfter;
+            lock (gate)
+            {
+                reset = resetsLeft > 0;
+                if (reset) resetsLeft--;
+                fail = !reset && failsLeft > 0 ? failStatus : 0;
+                if (fail != 0) failsLeft--;
+                retryAfter = failRetryAfter;
+            }
+            if (reset)
+            {
+                client.LingerState = new LingerOption(true, 0); // close with RST, not FIN: "connection reset by peer"
+                client.Client.Close(0);
+                return;
+            }
+            if (fail != 0)
+            {
+                var headers = retryAfter is null ? new List<(string, string)>() : [("Retry-After", retryAfter)];
+                await WriteAsync(stream, fail, headers, null, request, timeout.Token);
+                return;
+            }
             await RespondAsync(stream, request, timeout.Token);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or SocketException) { }
@@ -158,13 +206,18 @@ public sealed class FakeHubServer : IAsyncDisposable
         {
             if (!refs.TryGetValue(repoPath, out var revs)) commit = null;
             else if (revs.TryGetValue(revision, out var c)) commit = c;
-            else commit = revs.ContainsValue(revision) ? revision : null;
+            else commit = repoCommits.TryGetValue(repoPath, out var known) && known.Contains(revision) ? revision : null;
             if (commit is not null) commits[commit].TryGetValue(file, out fake);
         }
         if (!refs.ContainsKey(repoPath)) { await WriteAsync(stream, 404, [("X-Error-Code", "RepoNotFound")], null, request, ct); return; }
         if (commit is null) { await WriteAsync(stream, 404, [("X-Error-Code", "RevisionNotFound")], null, request, ct); return; }
         if (fake is null) { await WriteAsync(stream, 404, [("X-Error-Code", "EntryNotFound"), ("X-Repo-Commit", commit)], null, request, ct); return; }
 
+        if (RedirectOverrides.TryGetValue(file, out var elsewhere))
+        {
+            await WriteAsync(stream, 302, [("Location", elsewhere), ("X-Repo-Commit", commit)], [], request, ct);
+            return;
+        }
         if (fake.Lfs)
         {
             var cdn = (AbsoluteCdnUrls ? Endpoint : "") + "/cdn/" + fake.Sha256;
@@ -212,7 +265,12 @@ public sealed class FakeHubServer : IAsyncDisposable
 
     static async Task WriteHeadAsync(NetworkStream stream, int status, IEnumerable<(string Name, string Value)> headers, long length, CancellationToken ct)
     {
-        var reason = status switch { 200 => "OK", 206 => "Partial Content", 302 => "Found", 401 => "Unauthorized", 404 => "Not Found", 416 => "Range Not Satisfiable", _ => "Status" };
+        var reason = status switch
+        {
+            200 => "OK", 206 => "Partial Content", 302 => "Found", 401 => "Unauthorized", 404 => "Not Found", 416 => "Range Not Satisfiable",
+            429 => "Too Many Requests", 500 => "Internal Server Error", 502 => "Bad Gateway", 503 => "Service Unavailable", 504 => "Gateway Timeout",
+            _ => "Status",
+        };
         var text = new StringBuilder($"HTTP/1.1 {status} {reason}\r\n");
         foreach (var (name, value) in headers) text.Append($"{name}: {value}\r\n");
         text.Append($"Content-Length: {length}\r\nConnection: close\r\n\r\n");

@@ -50,7 +50,7 @@ public sealed class HubClientTests : IAsyncLifetime
     HubClient Client(Func<HubOptions, HubOptions>? tweak = null)
     {
         // Retries off by default so an interrupted transfer surfaces; tests that want in-call resume turn them on.
-        var options = new HubOptions { Endpoint = server.Endpoint, CacheDir = cacheDir, Timeout = TimeSpan.FromSeconds(10), DownloadRetries = 0 };
+        var options = new HubOptions { Endpoint = server.Endpoint, CacheDir = cacheDir, Timeout = TimeSpan.FromSeconds(10), DownloadRetries = 0, RetryBaseDelay = TimeSpan.FromMilliseconds(2) };
         return new HubClient(tweak is null ? options : tweak(options));
     }
 

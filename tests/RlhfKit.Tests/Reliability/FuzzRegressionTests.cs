@@ -99,7 +99,7 @@ public sealed class FuzzRegressionTests : IDisposable
     [Theory]
     [InlineData("t5-gated", "d_ff", "2147483647")]
     [InlineData("t5-gated", "vocab_size", "1000000")]
-    [InlineData("roberta-cls", "num_hidden_layers", "100000")]
+    [InlineData("roberta-cls", "num_hidden_layers", "1000")] // (above 1,024 layers the config alone is refused: ModelLoadGuardTests)
     public void SizesTheWeightsCannotHoldAreRefusedBeforeAllocating(string model, string field, string value)
     {
         var folder = ModelFolder(model, c => Set(c, field, value));

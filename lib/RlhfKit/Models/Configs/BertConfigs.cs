@@ -39,6 +39,19 @@ public abstract record BertLikeConfig : PretrainedConfig
 
     static readonly string[] ProblemTypes = ["regression", "single_label_classification", "multi_label_classification"];
 
+    /// <summary>The state-dict prefix of the encoder (<c>roberta</c>, <c>bert</c>).</summary>
+    private protected abstract string BasePrefix { get; }
+
+    /// <summary>transformers 4.36 keeps <c>embeddings.position_ids</c> and <c>embeddings.token_type_ids</c> as
+    /// non-persistent buffers and drops them from a checkpoint's unexpected keys; older versions saved them.</summary>
+    public override IReadOnlyList<string> IgnoredUnexpectedKeys =>
+        [$"{BasePrefix}.embeddings.position_ids", $"{BasePrefix}.embeddings.token_type_ids"];
+
+    /// <summary>Per layer the query, key, value and three dense layers with their biases and two layer norms (16
+    /// tensors); the embeddings' three tables and layer norm (5); a two-layer head (4: RoBERTa's dense and out_proj,
+    /// BERT's pooler and classifier).</summary>
+    public override long MinimumTensorCount => 16L * NumHiddenLayers + 5 + 4;
+
     private protected static T ParseCommon<T>(JsonDocument doc, string source, Func<ConfigFields, T> create) where T : BertLikeConfig
     {
         var f = ConfigFields.Of(doc, source);
@@ -74,11 +87,13 @@ public abstract record BertLikeConfig : PretrainedConfig
         void Positive(string name, int value) { if (value <= 0) throw new InvalidDataException($"field '{name}' must be positive, got {value}"); }
         Positive("vocab_size", VocabSize);
         Positive("hidden_size", HiddenSize);
-        Positive("num_hidden_layers", NumHiddenLayers);
+        Layers("num_hidden_layers", NumHiddenLayers);
         Positive("num_attention_heads", NumAttentionHeads);
         Positive("intermediate_size", IntermediateSize);
         Positive("max_position_embeddings", MaxPositionEmbeddings);
         Positive("type_vocab_size", TypeVocabSize);
+        Epsilon("layer_norm_eps", LayerNormEps);
+        Scale("initializer_range", InitializerRange);
         Probability("hidden_dropout_prob", HiddenDropoutProb);
         Probability("attention_probs_dropout_prob", AttentionProbsDropoutProb);
         if (ClassifierDropout is { } classifierDropout) Probability("classifier_dropout", classifierDropout);
@@ -124,6 +139,7 @@ public sealed record RobertaConfig : BertLikeConfig
 {
     public override string ModelType => "roberta";
     public override int PadTokenId { get; init; } = 1;
+    private protected override string BasePrefix => "roberta";
 
     public RobertaConfig()
     {
@@ -162,6 +178,7 @@ public sealed record BertConfig : BertLikeConfig
 {
     public override string ModelType => "bert";
     public override int PadTokenId { get; init; }
+    private protected override string BasePrefix => "bert";
 
     public BertConfig() => Architectures = ["BertForSequenceClassification"];
 

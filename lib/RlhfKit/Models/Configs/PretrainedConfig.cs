@@ -34,6 +34,19 @@ public abstract record PretrainedConfig
     /// left side out of <c>model.safetensors</c>; loaders re-tie it.</summary>
     public virtual IReadOnlyDictionary<string, string> TiedWeights => new Dictionary<string, string>();
 
+    /// <summary>Checkpoint keys the model has no place for and ignores by design when loading, as transformers 4.36
+    /// does (its <c>_keys_to_ignore_on_load_unexpected</c>, and buffers it no longer saves). Exact names; any other
+    /// unexpected key is an error.</summary>
+    public virtual IReadOnlyList<string> IgnoredUnexpectedKeys => [];
+
+    /// <summary>Most encoder (or decoder) layers a config may ask for: far beyond any real checkpoint (the largest
+    /// T5 and BERT models have 24 to 48), and small enough that building the modules stays cheap.</summary>
+    public const int MaxLayers = 1024;
+
+    /// <summary>The fewest tensors a checkpoint of this config can hold (tied copies left out, as Hugging Face saves
+    /// them); a weights file with fewer cannot be this model's, whatever its byte size.</summary>
+    public virtual long MinimumTensorCount => 0;
+
     /// <summary>Reads <c>config.json</c> from a model folder (or the given file) and returns the type its
     /// <c>model_type</c> names.</summary>
     /// <exception cref="InvalidDataException">not JSON, a required field missing or mistyped, or an unknown model_type.</exception>
@@ -102,6 +115,29 @@ public abstract record PretrainedConfig
 
     /// <summary>Throws <see cref="InvalidDataException"/> when field values are inconsistent.</summary>
     private protected virtual void Validate() { }
+
+    /// <summary>A layer-norm epsilon must be a finite number above zero: 0 divides by zero on a constant input and a
+    /// negative one takes the square root of a negative number, so either gives NaN outputs without any error.</summary>
+    private protected static void Epsilon(string name, double value)
+    {
+        if (!(double.IsFinite(value) && value > 0))
+            throw new InvalidDataException($"field '{name}' must be a finite number above 0 (e.g. 1e-06), got {value}; " +
+                "0 or a negative value makes layer normalisation produce NaN");
+    }
+
+    /// <summary>A scale used to initialise weights must be a finite number, not negative.</summary>
+    private protected static void Scale(string name, double value)
+    {
+        if (!(double.IsFinite(value) && value >= 0)) throw new InvalidDataException($"field '{name}' must be a finite number >= 0, got {value}");
+    }
+
+    /// <summary>A layer count must be positive and at most <see cref="MaxLayers"/>.</summary>
+    private protected static void Layers(string name, int value)
+    {
+        if (value <= 0) throw new InvalidDataException($"field '{name}' must be positive, got {value}");
+        if (value > MaxLayers)
+            throw new InvalidDataException($"field '{name}' is {value}, more than the {MaxLayers} layers the kit builds (real T5/BERT checkpoints have at most 48); the config is damaged");
+    }
 
     /// <summary>A dropout probability must lie in [0, 1] (torch refuses to build the layer otherwise).</summary>
     private protected static void Probability(string name, double value)

@@ -63,6 +63,24 @@ public sealed record T5Config : PretrainedConfig
         }
     }
 
+    /// <summary>transformers 4.36 <c>T5ForConditionalGeneration._keys_to_ignore_on_load_unexpected</c>: the decoder's
+    /// cross-attention never had a relative position bias of its own, but old checkpoints saved one.</summary>
+    public override IReadOnlyList<string> IgnoredUnexpectedKeys => ["decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"];
+
+    /// <summary>Per encoder block q, k, v, o, two layer norms and the feed-forward's wi (wi_0 and wi_1 when gated) and
+    /// wo; per decoder block also the cross-attention's four and a third layer norm; the first block of each stack adds
+    /// its relative attention bias; then shared.weight, two final layer norms and an untied lm_head.weight.</summary>
+    public override long MinimumTensorCount
+    {
+        get
+        {
+            long ff = IsGatedAct ? 3 : 2;
+            long encoder = NumLayers * (4 + 2 + ff) + 1;
+            long decoder = NumDecoderLayers * (8 + 3 + ff) + 1;
+            return encoder + decoder + 1 + 2 + (TieWordEmbeddings ? 0 : 1);
+        }
+    }
+
     public static new T5Config Load(string folderOrConfigPath) => Load<T5Config>(folderOrConfigPath);
 
     public static new T5Config FromJson(string json, string sourceName = "config.json") => FromJson<T5Config>(json, sourceName);
@@ -124,11 +142,13 @@ public sealed record T5Config : PretrainedConfig
         Positive("d_model", DModel);
         Positive("d_kv", DKv);
         Positive("d_ff", DFf);
-        Positive("num_layers", NumLayers);
-        Positive("num_decoder_layers", NumDecoderLayers);
+        Layers("num_layers", NumLayers);
+        Layers("num_decoder_layers", NumDecoderLayers);
         Positive("num_heads", NumHeads);
         Positive("relative_attention_num_buckets", RelativeAttentionNumBuckets);
         Positive("relative_attention_max_distance", RelativeAttentionMaxDistance);
+        Epsilon("layer_norm_epsilon", LayerNormEpsilon);
+        Scale("initializer_factor", InitializerFactor);
         Probability("dropout_rate", DropoutRate);
         Probability("classifier_dropout", ClassifierDropout);
         try { ParseProj(FeedForwardProj); }
