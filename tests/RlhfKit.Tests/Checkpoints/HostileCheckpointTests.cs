@@ -51,7 +51,7 @@ public sealed class HostileCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void DeflatedStorageDeclaredFarLargerThanItsTensor_IsRefusedBeforeInflating()
+    public void DeflatedStorageDeclaredFarLargerThanItsTensorIsRefusedBeforeInflating()
     {
         // 64 MiB of zeros deflate to about 64 KiB; the storage declares all of it, the only tensor uses 2 floats.
         const long numel = 16L << 20;
@@ -68,7 +68,7 @@ public sealed class HostileCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void DeflatedEntryInflatingBeyondItsStorage_IsRefused()
+    public void DeflatedEntryInflatingBeyondItsStorageIsRefused()
     {
         // The pickle is honest (2 floats); the zip entry behind it inflates to 64 MiB.
         var pkl = StateDict([Spec("w", 2, [2], [1])], legacy: false);
@@ -80,7 +80,7 @@ public sealed class HostileCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void HonestDeflatedCheckpoint_StillLoads()
+    public void HonestDeflatedCheckpointStillLoads()
     {
         var pkl = StateDict([Spec("w", 4, [2, 2], [2, 1]), Spec("b", 4, [2], [1], offset: 2)], legacy: false);
         var path = _dir.Write("deflated.bin", DeflatedZip(pkl, [("0", Floats(1, 2, 3, 4))]));
@@ -93,7 +93,7 @@ public sealed class HostileCheckpointTests : IDisposable
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ExpandedViewFarLargerThanItsStorage_IsRefused(bool legacy)
+    public void ExpandedViewFarLargerThanItsStorageIsRefused(bool legacy)
     {
         // [20000, 1000] with stride [0, 1] over 1000 floats: 80 MB once materialised, from 4 KB of data.
         var spec = Spec("position_ids", 1000, [20000, 1000], [0, 1]);
@@ -106,7 +106,7 @@ public sealed class HostileCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void ExpandedViewOfReasonableSize_Loads()
+    public void ExpandedViewOfReasonableSizeLoads()
     {
         // transformers' position_ids: arange(n).expand((1, -1)), stride [0, 1].
         var path = Write(legacy: false, [Spec("embeddings.position_ids", 8, [1, 8], [0, 1])], [("0", 8)]);
@@ -118,7 +118,7 @@ public sealed class HostileCheckpointTests : IDisposable
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ViewReachingPastItsStorage_IsRefusedNamingTheTensor(bool legacy)
+    public void ViewReachingPastItsStorageIsRefusedNamingTheTensor(bool legacy)
     {
         var path = Write(legacy, [Spec("ok", 16, [16], [1]), Spec("bad", 16, [4, 4], [8, 1], offset: 2)], [("0", 16)]);
         var e = Refused(path);
@@ -127,7 +127,7 @@ public sealed class HostileCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void LegacyStorageDeclaredLargerThanItsTensors_IsRefused()
+    public void LegacyStorageDeclaredLargerThanItsTensorsIsRefused()
     {
         var path = Write(legacy: true, [Spec("w", 100_000, [2], [1])], [("0", 100_000)]);
         var e = Refused(path);
@@ -136,7 +136,7 @@ public sealed class HostileCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void Budget_RefusesTensorsTheCallerCannotUse_BeforeReadingThem()
+    public void BudgetRefusesTensorsTheCallerCannotUseBeforeReadingThem()
     {
         var zip = Write(legacy: false, [Spec("w", 1000, [1000], [1])], [("0", 1000)]);
         var legacy = Write(legacy: true, [Spec("w", 1000, [1000], [1])], [("0", 1000)]);
@@ -152,7 +152,7 @@ public sealed class HostileCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void TensorNames_ReadsNoData()
+    public void TensorNamesReadsNoData()
     {
         var zip = Write(legacy: false, [Spec("a", 4, [4], [1]), Spec("b", 4, [2], [1], key: "1")], [("0", 4), ("1", 4)]);
         Assert.Equal(["a", "b"], CheckpointReader.TensorNames(zip));
@@ -172,7 +172,7 @@ public sealed class HostileCheckpointTests : IDisposable
     }.Load();
 
     [Fact]
-    public void Long1AndLong4_GiveALongWhenItFits_ABigIntegerBeyond()
+    public void Long1AndLong4GiveALongWhenItFitsABigIntegerBeyond()
     {
         // LONG1, 5 bytes: 2^31 (how Python pickles a count just past int32).
         Assert.Equal(2147483648L, Assert.IsType<long>(Load(new PickleBuilder().Proto().Op(0x8A).Raw(5, 0, 0, 0, 0x80, 0).Stop().ToArray())));
@@ -187,7 +187,7 @@ public sealed class HostileCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void StorageCountAbove2To31_IsReadAsACount()
+    public void StorageCountAbove2To31IsReadAsACount()
     {
         // numel 2^31 + 8 bytes written as LONG1: read as a count (here refused by the budget, before any entry is read,
         // which shows it parsed; as a BigInteger it would be "no valid element count").

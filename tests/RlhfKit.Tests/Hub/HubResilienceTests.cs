@@ -56,7 +56,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     [InlineData(503)]
     [InlineData(504)]
     [InlineData(429)]
-    public async Task TransientStatus_IsRetried_UntilItSucceeds(int status)
+    public async Task TransientStatusIsRetriedUntilItSucceeds(int status)
     {
         server.FailNext(3, status);
         using var hub = Client();
@@ -67,7 +67,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TransientStatus_OnTheCdnDownload_IsRetried()
+    public async Task TransientStatusOnTheCdnDownloadIsRetried()
     {
         using var hub = Client();
         // The HEAD resolves; the GET on the CDN and its first retry fail.
@@ -79,7 +79,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task PersistentStatus_GivesUpAfterMaxRetries_NamingRepoRevisionAndFile()
+    public async Task PersistentStatusGivesUpAfterMaxRetriesNamingRepoRevisionAndFile()
     {
         server.FailNext(100, 503);
         using var hub = Client(o => o with { MaxRetries = 3 });
@@ -95,7 +95,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public void DefaultRetryPolicy_IsHuggingfaceHubs()
+    public void DefaultRetryPolicyIsHuggingfaceHubs()
     {
         var o = new HubOptions();
         Assert.Equal(5, o.MaxRetries);
@@ -119,7 +119,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     [Theory]
     [InlineData(503)]
     [InlineData(429)]
-    public async Task RetryAfter_IsHonoured(int status)
+    public async Task RetryAfterIsHonoured(int status)
     {
         server.FailNext(1, status, retryAfter: "1");
         using var hub = Client(); // backoff alone would wait 2 ms
@@ -131,7 +131,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RetryAfter_IsCappedByMaxRetryAfter()
+    public async Task RetryAfterIsCappedByMaxRetryAfter()
     {
         server.FailNext(1, 503, retryAfter: "3600");
         using var hub = Client(o => o with { MaxRetryAfter = TimeSpan.FromMilliseconds(50) });
@@ -140,7 +140,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ConnectionReset_IsRetried()
+    public async Task ConnectionResetIsRetried()
     {
         server.ResetNext(2);
         using var hub = Client();
@@ -151,7 +151,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ConnectionResetEveryTime_EndsInTheNetworkErrorNamingTheFile()
+    public async Task ConnectionResetEveryTimeEndsInTheNetworkErrorNamingTheFile()
     {
         server.ResetNext(100);
         using var hub = Client(o => o with { MaxRetries = 2 });
@@ -164,7 +164,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task NotFound_IsNotRetried()
+    public async Task NotFoundIsNotRetried()
     {
         using var hub = Client();
         await Assert.ThrowsAsync<HubNotFoundException>(() => hub.DownloadFileAsync(Repo, "nope.json"));
@@ -176,7 +176,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     [Theory]
     [InlineData("file:///etc/passwd")]
     [InlineData("ftp://example.org/config.json")]
-    public async Task RedirectToAnotherScheme_FailsNamingRepoAndFile(string location)
+    public async Task RedirectToAnotherSchemeFailsNamingRepoAndFile(string location)
     {
         server.RedirectOverrides["config.json"] = location;
         using var hub = Client();
@@ -206,7 +206,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task BranchMovingMidDownload_AllFilesComeFromTheFirstCommit()
+    public async Task BranchMovingMidDownloadAllFilesComeFromTheFirstCommit()
     {
         MoveMainAtRequest(1); // right after config.json resolved main to A
         using var hub = Client();
@@ -222,7 +222,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task SnapshotAsync_PinsToTheFirstCommit()
+    public async Task SnapshotAsyncPinsToTheFirstCommit()
     {
         MoveMainAtRequest(1);
         using var hub = Client();
@@ -234,7 +234,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task MissingOptionalFile_IsRecordedInNoExist_AndNotAskedForAgain()
+    public async Task MissingOptionalFileIsRecordedInNoExistAndNotAskedForAgain()
     {
         using (var hub = Client())
             await Pretrained.ResolveAsync(Repo, ["config.json"], ["tokenizer_config.json"], weights: true, hub: hub);
@@ -255,7 +255,7 @@ public sealed class HubResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task NoExistMarker_AnswersAtTheCommit_ButABranchIsAskedAgain()
+    public async Task NoExistMarkerAnswersAtTheCommitButABranchIsAskedAgain()
     {
         using var hub = Client();
         await Assert.ThrowsAsync<HubNotFoundException>(() => hub.DownloadFileAsync(Repo, "extra.json"));

@@ -1,3 +1,4 @@
+using RlhfKit.Loading;
 using System.Text.Json.Nodes;
 using RlhfKit.Checkpoints;
 using RlhfKit.Models;
@@ -47,7 +48,7 @@ public sealed class ModelLoadGuardTests : IDisposable
     // ---- many tiny layers ----
 
     [Fact]
-    public void TwentyThousandTinyLayers_AreRefusedBeforeBuilding()
+    public void TwentyThousandTinyLayersAreRefusedBeforeBuilding()
     {
         var folder = Folder("t5-relu", c => { c["num_layers"] = 20000; c["num_decoder_layers"] = 20000; c["d_model"] = 1; c["d_kv"] = 1; c["num_heads"] = 1; c["d_ff"] = 1; });
         var e = Assert.Throws<InvalidDataException>(() => AutoModel.T5FromPretrained(folder));
@@ -57,7 +58,7 @@ public sealed class ModelLoadGuardTests : IDisposable
     }
 
     [Fact]
-    public void LayerCountTheWeightsCannotHold_IsRefusedBeforeBuilding()
+    public void LayerCountTheWeightsCannotHoldIsRefusedBeforeBuilding()
     {
         // 300 + 300 layers of d_model 1 need about 5,400 weights: the file's 780 KB pass the byte check, but it holds
         // 47 tensors where such a model needs 6,305.
@@ -103,7 +104,7 @@ public sealed class ModelLoadGuardTests : IDisposable
     [InlineData("roberta-cls", "layer_norm_eps", "-1e-05")]
     [InlineData("roberta-cls", "layer_norm_eps", "1e999")]
     [InlineData("roberta-cls", "initializer_range", "-0.02")]
-    public void NumericFieldsThatBreakTheModel_AreRefusedNamingConfigAndField(string model, string field, string value)
+    public void NumericFieldsThatBreakTheModelAreRefusedNamingConfigAndField(string model, string field, string value)
     {
         var folder = Folder(model, c => c[field] = JsonNode.Parse(value));
         var e = Assert.Throws<InvalidDataException>(() => PretrainedConfig.Load(folder));
@@ -123,7 +124,7 @@ public sealed class ModelLoadGuardTests : IDisposable
     // ---- tied weights at odds ----
 
     [Fact]
-    public void TiedLmHeadThatDiffersFromShared_IsAnErrorNamingBoth()
+    public void TiedLmHeadThatDiffersFromSharedIsAnErrorNamingBoth()
     {
         // t5-relu ties lm_head to shared; the checkpoint brings its own, different head.
         var folder = Folder("t5-relu", editWeights: sd => sd["lm_head.weight"] = sd["shared.weight"] + 0.5f);
@@ -138,7 +139,7 @@ public sealed class ModelLoadGuardTests : IDisposable
     }
 
     [Fact]
-    public void TiedLmHeadEqualToShared_Loads()
+    public void TiedLmHeadEqualToSharedLoads()
     {
         var folder = Folder("t5-relu", editWeights: sd => sd["lm_head.weight"] = sd["shared.weight"].clone());
         using var model = AutoModel.T5FromPretrained(folder);
@@ -159,7 +160,7 @@ public sealed class ModelLoadGuardTests : IDisposable
     const string OldT5Key = "decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight";
 
     [Fact]
-    public void OldT5CheckpointWithCrossAttentionBias_Loads()
+    public void OldT5CheckpointWithCrossAttentionBiasLoads()
     {
         var folder = Folder("t5-relu", editWeights: sd => sd[OldT5Key] = torch.randn(32, 4));
         using var model = AutoModel.T5FromPretrained(folder);
@@ -168,7 +169,7 @@ public sealed class ModelLoadGuardTests : IDisposable
     }
 
     [Fact]
-    public void OtherUnexpectedKeys_AreStillErrors()
+    public void OtherUnexpectedKeysAreStillErrors()
     {
         foreach (var key in new[] { "decoder.block.1.layer.1.EncDecAttention.relative_attention_bias.weight", "encoder.position_ids", "extra.weight" })
         {
@@ -182,7 +183,7 @@ public sealed class ModelLoadGuardTests : IDisposable
     }
 
     [Fact]
-    public void RobertaBuffersOlderTransformersSaved_AreIgnored()
+    public void RobertaBuffersOlderTransformersSavedAreIgnored()
     {
         var folder = Folder("roberta-cls", editWeights: sd =>
         {

@@ -38,7 +38,7 @@ public class PipelineFromHubTests
             online = pipeline.Logits(Texts);
             Assert.Equal(["LABEL_0", "LABEL_1", "LABEL_2"], pipeline.Labels);
         }
-        Assert.Contains(server.Requests, r => r.RawPath.Contains("/resolve/main/model.safetensors")); // tried first, 404
+        Assert.Contains(server.Requests, r => r.RawPath.Contains($"/resolve/{commit}/model.safetensors")); // tried first (at the resolved commit), 404
         Assert.True(File.Exists(Path.Combine(cache, "models--cardiffnlp--twitter-roberta-base-sentiment", "snapshots", commit, "pytorch_model.bin")));
 
         // The same scores from a plain local folder, and from the cache with the network off.

@@ -1,6 +1,7 @@
 using RlhfKit.Checkpoints;
+using RlhfKit.Models;
 
-namespace RlhfKit.Models;
+namespace RlhfKit.Loading;
 
 /// <summary>Checks a config against its weights file before a model is built or a tensor read, so a damaged or
 /// mismatched config.json cannot make the kit build (or read) far more than the files justify.</summary>
