@@ -58,7 +58,7 @@ internal static class Commands
         var output = new Option<string?>("--out", "-o") { Description = "Output folder (default runs/<profile>-<time>). An existing run folder resumes from its last checkpoint." };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after this many PPO steps." };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the final evaluation." };
-        var dtype = new Option<string?>("--dtype") { Description = "Compute type of rollouts and reward scoring: float32 (default), bfloat16 or float16 (for CUDA; the PPO update stays float32)." };
+        var dtype = new Option<string?>("--dtype") { Description = "Compute type of rollouts and reward scoring: float32 (default) or bfloat16 (for CUDA; the PPO update stays float32; float16 is refused: T5 overflows it)." };
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
             ProfileOption, DeviceOption, output, maxSteps, noEval, dtype,

@@ -1,4 +1,5 @@
 using RlhfKit.Generation;
+using RlhfKit.Loading;
 using RlhfKit.Ppo;
 using static TorchSharp.torch;
 
@@ -34,10 +35,10 @@ public sealed record AlignmentConfig
     public int CheckpointEvery { get; init; } = 25;
     /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public string Device { get; init; } = "cpu";
-    /// <summary>Compute type of rollouts and reward scoring: null (float32, the default), <c>bfloat16</c> or
-    /// <c>float16</c>. For CUDA: TorchSharp has no autocast, so the reward models are cast and rollouts run on a cast
-    /// copy of the policy (<see cref="PpoTrainer.RolloutDType"/>); the PPO update itself stays float32.
-    /// Prefer bfloat16 for T5 (float16 overflows).</summary>
+    /// <summary>Compute type of rollouts and reward scoring: null (float32, the default) or <c>bfloat16</c>. For CUDA:
+    /// TorchSharp has no autocast, so the reward models are cast and rollouts run on a cast copy of the policy
+    /// (<see cref="PpoTrainer.RolloutDType"/>); the PPO update itself stays float32. <c>float16</c> is refused: the
+    /// rollouts run T5, whose feed-forward overflows float16.</summary>
     public string? InferenceDType { get; init; }
 
     /// <summary><see cref="InferenceDType"/> as a torch type (null for the default).</summary>
@@ -62,7 +63,8 @@ public sealed record AlignmentConfig
         if (MaxSteps is < 1) throw new ArgumentException($"MaxSteps must be at least 1 when set (got {MaxSteps}).");
         if (MaxPromptTokens < 2) throw new ArgumentException($"MaxPromptTokens must be at least 2 (got {MaxPromptTokens}).");
         if (CheckpointEvery < 1) throw new ArgumentException($"CheckpointEvery must be at least 1 (got {CheckpointEvery}).");
-        _ = InferenceScalarType(); // throws for an unknown name
+        if (InferenceScalarType() == ScalarType.Float16) // also throws for an unknown name
+            throw new ArgumentException($"InferenceDType '{InferenceDType}': " + AutoModel.T5Float16Refused);
         if (EvalArticles < 2) throw new ArgumentException($"EvalArticles must be at least 2 for a confidence interval (got {EvalArticles}).");
     }
 }
@@ -74,7 +76,8 @@ public static class Profiles
 
     /// <summary>The original workshop: flan-t5-small, reward = 1 x CoLA acceptable + 0.5 x neutral sentiment logits,
     /// TRL PPOConfig(batch_size=8, learning_rate=2e-5, gradient_accumulation_steps=4), 2 epochs over 1,000 articles.
-    /// Rollouts follow TRL's advice (pure sampling) instead of the original beam/min_length settings, which bias the KL.</summary>
+    /// Rollouts follow TRL's advice (pure sampling) instead of the original beam/min_length settings, which bias the KL.
+    /// As in TRL 0.7.1, the value head's dropout is active during PPO (<see cref="PpoConfig.ValueHeadDropout"/>).</summary>
     public static AlignmentConfig Workshop => new()
     {
         Profile = "workshop",
@@ -84,7 +87,7 @@ public static class Profiles
             new("cola", "textattack/roberta-base-CoLA", "LABEL_1", 1.0),
             new("neutral", "cardiffnlp/twitter-roberta-base-sentiment", "LABEL_1", 0.5),
         ],
-        Ppo = new PpoConfig { BatchSize = 8, MiniBatchSize = 1, GradientAccumulationSteps = 4, LearningRate = 2e-5 },
+        Ppo = new PpoConfig { BatchSize = 8, MiniBatchSize = 1, GradientAccumulationSteps = 4, LearningRate = 2e-5, ValueHeadDropout = true },
         Generation = GenerationConfig.PpoRollout(64),
         Data = "argilla/news-summary",
         Epochs = 2,

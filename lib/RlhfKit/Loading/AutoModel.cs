@@ -8,9 +8,14 @@ namespace RlhfKit.Loading;
 /// <summary>Loads models from Hugging Face folders (config.json + weights), strictly: every tensor must match.</summary>
 public static class AutoModel
 {
+    /// <summary>Why T5 is not run in float16.</summary>
+    public const string T5Float16Refused = "T5 in float16 is refused: its gated feed-forward overflows float16 (transformers clamps T5's activations in float16, the kit does not), and the summaries come out as NaN or garbage. Use bfloat16, which has float32's range.";
+
     /// <summary>A T5 language model from a folder holding config.json and model.safetensors or pytorch_model.bin.</summary>
     public static T5ForConditionalGeneration T5FromPretrained(string folder, Device? device = null, ScalarType? dtype = null)
     {
+        if (dtype == ScalarType.Float16)
+            throw new ArgumentException($"{Path.Combine(folder, "config.json")}: {T5Float16Refused}", nameof(dtype));
         var config = T5Config.Load(folder);
         CheckSizes(config, folder);
         WeightsCheck.CheckTensorCount(config, folder);

@@ -77,12 +77,12 @@ public sealed record PpoConfig
     /// <summary>Gradient-norm clipping, none when null (<c>max_grad_norm</c>, default null).</summary>
     public double? MaxGradNorm { get; init; }
 
-    /// <summary>Stop the PPO epochs early when the policy KL exceeds 1.5 * <see cref="TargetKl"/>
-    /// (<c>early_stopping</c>, default false).</summary>
+    /// <summary>Stop the PPO epochs early when, at the end of an epoch, the last minibatch's policy KL exceeds
+    /// 1.5 * <see cref="TargetKl"/> (<c>early_stopping</c>, default false; checked once per epoch, as TRL 0.7.1 does).</summary>
     public bool EarlyStopping { get; init; }
 
-    /// <summary>KL level for early stopping (<c>target_kl</c>, default 1).</summary>
-    public double TargetKl { get; init; } = 1;
+    /// <summary>KL level for early stopping (<c>target_kl</c>, default 0.1 as in TRL 0.7.1; 0.7.2 changed it to 1).</summary>
+    public double TargetKl { get; init; } = 0.1;
 
     /// <summary>Skip minibatches whose masked mean ratio exceeds this (<c>ratio_threshold</c>, default 10).</summary>
     public double RatioThreshold { get; init; } = 10.0;
@@ -100,6 +100,26 @@ public sealed record PpoConfig
     /// <summary>Whiten the masked rewards (without shifting their mean) before GAE. Not in TRL 0.7.1 (added in a
     /// later release as <c>whiten_rewards</c>); false, the default, gives exactly 0.7.1's behaviour.</summary>
     public bool WhitenRewards { get; init; }
+
+    /// <summary>
+    /// Reproduce TRL 0.7.1 exactly where the kit chose otherwise (default false). With it: the seq2seq mask leaves out
+    /// the first generated token (TRL's <c>start = 1</c> on already-shifted log-probabilities, so that token is neither
+    /// trained nor penalised) and responses of fewer than 3 tokens raise as in TRL; <c>tokens/responses_len_*</c>
+    /// count the decoder start token as TRL's do; score scaling divides by <c>std</c> instead of <c>std + 1e-8</c>;
+    /// and the PPO math returns NaN or raises where TRL does (<see cref="PpoMath"/>'s <c>strictTrl</c>).
+    /// </summary>
+    public bool StrictTrl { get; init; }
+
+    /// <summary>
+    /// TRL 0.7.1's value-head dropout (default false). <c>AutoModelForSeq2SeqLMWithValueHead.from_pretrained</c> leaves
+    /// the language model in eval mode but the freshly built <c>v_head</c> in train mode, and the trainer never switches
+    /// it, so its dropout (<c>summary_dropout_prob</c>, 0.1) is active in every pass: the old values and the predicted
+    /// values are both computed through a random dropout mask. True reproduces that (the masks are drawn from a
+    /// generator seeded per step, so a resumed run draws the same ones); false, the kit's default, keeps every dropout
+    /// off during the step, so the values are deterministic. Log-probabilities, and so the first ratio of exactly 1,
+    /// are the same either way.
+    /// </summary>
+    public bool ValueHeadDropout { get; init; }
 
     /// <summary>Samples per optimizer step: <c>MiniBatchSize * GradientAccumulationSteps</c> (TRL's
     /// <c>backward_batch_size</c>).</summary>

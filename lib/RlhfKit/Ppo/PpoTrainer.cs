@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using RlhfKit.Common;
 using RlhfKit.Generation;
+using RlhfKit.Loading;
 using RlhfKit.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -61,7 +62,12 @@ public sealed class PpoTrainer : IDisposable
     /// <see cref="Step"/>; only which tokens are sampled is affected by the rounding. Prefer bfloat16: T5's
     /// feed-forward activations overflow float16. Meant for GPUs; on CPUs half-precision matmuls are usually slower.
     /// </summary>
-    public ScalarType? RolloutDType { get; set; }
+    public ScalarType? RolloutDType
+    {
+        get => _rolloutDType;
+        set => _rolloutDType = value == ScalarType.Float16 ? throw new ArgumentException("RolloutDType float16: " + AutoModel.T5Float16Refused, nameof(value)) : value;
+    }
+    ScalarType? _rolloutDType;
 
     T5ForConditionalGeneration? _rolloutCopy;
 
@@ -115,10 +121,16 @@ public sealed class PpoTrainer : IDisposable
         double Lap() { var s = clock.Elapsed.TotalSeconds; clock.Restart(); return s; }
         using var scope = NewDisposeScope();
         Policy.eval(); // dropout off for the whole step: the first ratio is exactly 1
+        if (Config.ValueHeadDropout)
+        {
+            Policy.v_head.train(); // TRL 0.7.1: the value head stays in train mode (see PpoConfig.ValueHeadDropout)
+            manual_seed(DerivedSeed(2)); // its dropout masks, the same in a resumed run
+        }
 
         // 1. Rollout batch: right-padded queries (T5's relative positions need right padding), decoder inputs
-        //    = start token + response[:-1], targets = response, mask = the real response tokens.
-        var batch = RolloutBatch.Create(queries, responses, Policy.Config, Device);
+        //    = start token + response[:-1], targets = response, mask = the real response tokens (StrictTrl: all but
+        //    the first, as TRL 0.7.1's seq2seq mask).
+        var batch = RolloutBatch.Create(queries, responses, Policy.Config, Device, Config.StrictTrl);
         var scoreTensor = ProcessScores(tensor(scores.ToArray(), dtype: float32).to(Device));
 
         // 2. Old log-probabilities and values under the policy, and reference log-probabilities, without gradients.
@@ -128,11 +140,11 @@ public sealed class PpoTrainer : IDisposable
 
         // 3. Per-token rewards: -kl_coef * KL(policy || reference) at every token, plus the score on the last token.
         var klCoef = KlController.Value;
-        var (rewards, nonScoreRewards) = PpoMath.ComputeRewards(scoreTensor, oldFull, refFull, batch.Mask, klCoef, Config.KlPenalty);
+        var (rewards, nonScoreRewards) = PpoMath.ComputeRewards(scoreTensor, oldFull, refFull, batch.Mask, klCoef, Config.KlPenalty, Config.StrictTrl);
         timings["time/ppo/compute_rewards"] = Lap();
 
         // 4. Advantages by GAE (gamma, lambda), whitened; returns = advantages + values.
-        var (values, advantages, returns) = PpoMath.ComputeAdvantages(oldValues, rewards, batch.Mask, Config.Gamma, Config.Lam, Config.WhitenRewards);
+        var (values, advantages, returns) = PpoMath.ComputeAdvantages(oldValues, rewards, batch.Mask, Config.Gamma, Config.Lam, Config.WhitenRewards, Config.StrictTrl);
         timings["time/ppo/compute_advantages"] = Lap();
 
         // 5. Epochs of clipped updates over shuffled minibatches, stepping the optimiser every backward batch.
@@ -142,9 +154,9 @@ public sealed class PpoTrainer : IDisposable
         for (int epoch = 0; epoch < Config.PpoEpochs && !earlyStop; epoch++)
         {
             var order = Seeding.Permutation(Config.BatchSize, DerivedSeed(100 + epoch)).Select(i => (long)i).ToArray();
-            for (int b = 0; b < Config.BatchSize && !earlyStop; b += Config.BackwardBatchSize)
+            for (int b = 0; b < Config.BatchSize; b += Config.BackwardBatchSize)
             {
-                for (int m = b; m < b + Config.BackwardBatchSize && !earlyStop; m += Config.MiniBatchSize)
+                for (int m = b; m < b + Config.BackwardBatchSize; m += Config.MiniBatchSize)
                 {
                     using var mbScope = NewDisposeScope();
                     var rows = tensor(order[m..(m + Config.MiniBatchSize)], dtype: int64, device: Device);
@@ -152,8 +164,9 @@ public sealed class PpoTrainer : IDisposable
                     using var output = Policy.Forward(mb.InputIds, mb.AttentionMask, mb.DecoderInputIds, mb.DecoderMask);
                     var logprobs = PpoMath.LogprobsFromLogits(output.Logits, mb.Targets);
                     var loss = PpoMath.Loss(oldLogprobs.index_select(0, rows), values.index_select(0, rows), output.Logits,
-                        output.Values, logprobs, mb.Mask, advantages.index_select(0, rows), returns.index_select(0, rows), Config, Warn);
-                    // Ratio threshold exceeded: TRL zeroes the loss; skipping the backward pass is the same update, cheaper.
+                        output.Values, logprobs, mb.Mask, advantages.index_select(0, rows), returns.index_select(0, rows), Config, Warn, Config.StrictTrl);
+                    // Ratio threshold exceeded: TRL zeroes the loss and back-propagates the zeros; skipping the backward
+                    // pass adds the same nothing to the gradients, cheaper (StrictTrl back-propagates them as TRL does).
                     var combined = loss.PgLoss + loss.VfLossTimesCoef;
                     if (!combined.isfinite().item<bool>())
                     {
@@ -161,19 +174,11 @@ public sealed class PpoTrainer : IDisposable
                         Warn?.Invoke($"Step {StepCount}: non-finite loss in a minibatch of epoch {epoch}; skipped it.");
                         skipped++;
                     }
-                    else if (!loss.RatioThresholdExceeded)
+                    else if (!loss.RatioThresholdExceeded || Config.StrictTrl)
                         (combined / Config.GradientAccumulationSteps).backward();
                     foreach (var s in loss.Stats.Values) s.MoveToOuterDisposeScope();
                     trainStats.Add(loss.Stats);
-                    // Early stopping: a policy that moved too far from the rollout policy stops this step's updates.
-                    if (Config.EarlyStopping && loss.Stats["policy/policykl"].item<float>() > 1.5 * Config.TargetKl)
-                    {
-                        Warn?.Invoke($"Early stopping: policy KL {loss.Stats["policy/policykl"].item<float>():F3} exceeds 1.5 x target_kl {Config.TargetKl}.");
-                        _optimizer.zero_grad();
-                        earlyStop = true;
-                    }
                 }
-                if (earlyStop) break;
                 // Gradient clipping (the norm is measured even without a limit, to catch NaN), then one optimiser
                 // step per backward batch (gradient accumulation).
                 var norm = nn.utils.clip_grad_norm_(Policy.parameters().Where(p => p.requires_grad), Config.MaxGradNorm ?? double.PositiveInfinity);
@@ -188,12 +193,22 @@ public sealed class PpoTrainer : IDisposable
                 // (measured with `rlhf bench`; see docs/performance.md).
                 Native.NativeHeap.Trim();
             }
+            // Early stopping, once per epoch as in TRL 0.7.1 (trl PPOTrainer.step / _early_stop): when the last
+            // minibatch's policy KL exceeds 1.5 x target_kl, the remaining epochs are skipped.
+            if (Config.EarlyStopping && trainStats[^1]["policy/policykl"].item<float>() is var policyKl && policyKl > 1.5 * Config.TargetKl)
+            {
+                Warn?.Invoke($"Early stopping after epoch {epoch}: policy KL {policyKl:F3} exceeds 1.5 x target_kl {Config.TargetKl}.");
+                _optimizer.zero_grad();
+                earlyStop = true;
+            }
         }
         timings["time/ppo/optimize_step"] = Lap();
 
         // 6. Statistics (TRL's keys), then adapt the KL coefficient to the measured KL.
         var stats = PpoMath.RecordStepStats(klCoef, scoreTensor, oldLogprobs, refLogprobs, nonScoreRewards, batch.Mask,
-            queries.Select(q => q.Length).ToList(), responses.Select(r => r.Length).ToList(), trainStats, Warn);
+            queries.Select(q => q.Length).ToList(),
+            // TRL's seq2seq responses begin with the decoder start token and its lengths count it; the kit's do not.
+            responses.Select(r => r.Length + (Config.StrictTrl ? 1 : 0)).ToList(), trainStats, Warn, Config.StrictTrl);
         KlController.Update(stats.Scalars["objective/kl"], Config.BatchSize);
         timings["time/ppo/calc_stats"] = Lap();
 
@@ -219,7 +234,7 @@ public sealed class PpoTrainer : IDisposable
     /// inputs of a whole-batch pass. The full-vocabulary log-softmax is kept only for the "full" KL penalty, and each
     /// model's logits are freed before the next pass.
     /// </summary>
-    (Tensor OldLogprobs, Tensor OldValues, Tensor OldFull, Tensor RefLogprobs, Tensor RefFull) BatchedForwardPass(RolloutBatch batch)
+    internal (Tensor OldLogprobs, Tensor OldValues, Tensor OldFull, Tensor RefLogprobs, Tensor RefFull) BatchedForwardPass(RolloutBatch batch)
     {
         var full = Config.KlPenalty == KlPenaltyKind.Full;
         var oldLogprobs = new List<Tensor>(); var oldValues = new List<Tensor>(); var oldFull = new List<Tensor>();
@@ -259,6 +274,15 @@ public sealed class PpoTrainer : IDisposable
             if (responses[i] is null) throw new ArgumentNullException(nameof(responses), $"responses[{i}] is null.");
             if (!float.IsFinite(scores[i])) throw new ArgumentException($"scores[{i}] is {scores[i]}; scores must be finite.", nameof(scores));
         }
+        // TRL's seq2seq convention hands step() the whole generated sequence, decoder start token first. Here a response
+        // is the generated tokens alone (the start token is added by the batch): a batch whose every response begins with
+        // the start token is that convention, and training on it would learn to emit a pad token first.
+        var start = Policy.Config.DecoderStartTokenId;
+        if (responses.All(r => r.Length > 0 && r[0] == start))
+            throw new ArgumentException(
+                $"Every response begins with the decoder start token ({start}), as TRL's seq2seq generate() returns them. " +
+                "Trainer.Step takes the generated tokens without it (GenerationOutput.ResponseIds() gives them; from TRL code, pass response[1:]).",
+                nameof(responses));
     }
 
     /// <summary>TRL's score scaling, normalisation and clipping (all off by default).</summary>
@@ -267,7 +291,9 @@ public sealed class PpoTrainer : IDisposable
         if (Config.UseScoreScaling)
         {
             using (var onCpu = scores.cpu()) _scoreMoments.Update(onCpu.data<float>().Select(x => (double)x).ToArray());
-            var factor = _scoreMoments.Std + 1e-8;
+            // trl PPOTrainer.step: score / std (or (score - mean) / std). The kit adds 1e-8 so that a batch of equal
+            // scores (std 0) does not divide by zero; StrictTrl divides by std alone.
+            var factor = Config.StrictTrl ? _scoreMoments.Std : _scoreMoments.Std + 1e-8;
             scores = Config.UseScoreNorm ? (scores - _scoreMoments.Mean) / factor : scores / factor;
         }
         if (Config.ScoreClip is double clip) scores = scores.clamp(-clip, clip);
@@ -314,7 +340,10 @@ public sealed record PpoTrainerState(int StepCount, double KlCoef, long ScoreCou
 /// <summary>A padded batch of queries and responses for teacher-forced passes.</summary>
 public sealed record RolloutBatch(Tensor InputIds, Tensor AttentionMask, Tensor DecoderInputIds, Tensor DecoderMask, Tensor Targets, Tensor Mask)
 {
-    public static RolloutBatch Create(IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses, T5Config config, Device device)
+    /// <summary>Pads queries and responses into one batch. With <paramref name="strictTrl"/> the mask leaves out each
+    /// response's first token, as TRL 0.7.1's seq2seq <c>batched_forward_pass</c> does (<c>start = 1</c> applied to
+    /// log-probabilities that are already shifted), and a response of fewer than 3 tokens raises as TRL's does.</summary>
+    public static RolloutBatch Create(IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses, T5Config config, Device device, bool strictTrl = false)
     {
         var (ids, attention) = Batching.PadRight(queries, config.PadTokenId);
         var (targets, mask) = Batching.PadRight(responses, config.PadTokenId);
@@ -322,6 +351,15 @@ public sealed record RolloutBatch(Tensor InputIds, Tensor AttentionMask, Tensor 
         var start = full(targets.shape[0], 1, config.DecoderStartTokenId, dtype: int64);
         var decoderInputs = cat([start, targets[.., ..^1]], 1);
         var decoderMask = cat([ones(targets.shape[0], 1, dtype: int64), mask[.., ..^1]], 1);
+        if (strictTrl)
+        {
+            // trl PPOTrainer.batched_forward_pass (encoder-decoder): masks[j, :start] = 0 with start = 1, and a raise
+            // when fewer than 2 positions remain (TRL's responses carry the start token: fewer than 4 tokens there).
+            for (int j = 0; j < responses.Count; j++)
+                if (responses[j].Length < 3)
+                    throw new ArgumentException($"responses[{j}] has {responses[j].Length} tokens: TRL 0.7.1 raises \"Responses are too short. Make sure they are at least 4 tokens long.\" (its responses count the decoder start token); StrictTrl does the same.", nameof(responses));
+            mask.select(1, 0).zero_();
+        }
         return new RolloutBatch(ids.to(device), attention.to(device), decoderInputs.to(device), decoderMask.to(device), targets.to(device), mask.to(device));
     }
 

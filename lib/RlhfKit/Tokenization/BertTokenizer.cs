@@ -45,7 +45,7 @@ public sealed class BertTokenizer : PreTrainedTokenizer
     protected override IReadOnlyDictionary<string, int> SplitTokens => _specials;
 
     /// <summary>Loads <c>vocab.txt</c>. <paramref name="doLowerCase"/> (uncased models) also strips accents, as HF does by default.</summary>
-    public static BertTokenizer FromVocab(string vocabTxt, bool doLowerCase = true, int modelMaxLength = 512)
+    public static BertTokenizer FromVocab(string vocabTxt, bool doLowerCase = true, int modelMaxLength = 512, bool cleanUpTokenizationSpaces = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(modelMaxLength);
         var bytes = TokenizerFiles.ReadRequired(vocabTxt, "BERT vocabulary (vocab.txt)");
@@ -83,7 +83,7 @@ public sealed class BertTokenizer : PreTrainedTokenizer
         {
             throw new InvalidDataException($"BERT vocabulary '{path}' could not be loaded: {e.GetType().Name}: {e.Message}", e);
         }
-        return new BertTokenizer(wordPiece, tokens, vocab, specials, doLowerCase) { ModelMaxLength = modelMaxLength };
+        return new BertTokenizer(wordPiece, tokens, vocab, specials, doLowerCase) { ModelMaxLength = modelMaxLength, CleanUpTokenizationSpaces = cleanUpTokenizationSpaces };
     }
 
     /// <summary>Loads <c>vocab.txt</c> from an HF model folder; <c>do_lower_case</c> and <c>model_max_length</c> come from
@@ -93,7 +93,8 @@ public sealed class BertTokenizer : PreTrainedTokenizer
         TokenizerFiles.RequireFolder(folder);
         var config = TokenizerFiles.ReadOptionalJson(folder, "tokenizer_config.json");
         var lower = TokenizerFiles.Bool(config, "do_lower_case") ?? true;
-        return FromVocab(Path.Combine(folder, "vocab.txt"), lower, TokenizerFiles.ModelMaxLength(config, 512));
+        return FromVocab(Path.Combine(folder, "vocab.txt"), lower, TokenizerFiles.ModelMaxLength(config, 512),
+            TokenizerFiles.Bool(config, "clean_up_tokenization_spaces") ?? true);
     }
 
     protected override void EncodePlain(string text, List<int> into)
@@ -125,8 +126,8 @@ public sealed class BertTokenizer : PreTrainedTokenizer
         return _vocab.TryGetValue(token, out var id) ? id : null;
     }
 
-    /// <summary>HF's WordPiece decoding: tokens joined by spaces, <c>##</c> continuations glued on, then HF's
-    /// <c>clean_up_tokenization</c> (" ." → "." and the like).</summary>
+    /// <summary>HF's WordPiece decoding: tokens joined by spaces, <c>##</c> continuations glued on, then (with
+    /// <see cref="PreTrainedTokenizer.CleanUpTokenizationSpaces"/>) HF's <c>clean_up_tokenization</c>.</summary>
     public override string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(ids);
@@ -138,7 +139,6 @@ public sealed class BertTokenizer : PreTrainedTokenizer
             tokens.Add(_tokens[id]);
         }
         var text = string.Join(' ', tokens).Replace(" ##", "").Trim();
-        return text.Replace(" .", ".").Replace(" ?", "?").Replace(" !", "!").Replace(" ,", ",").Replace(" ' ", "'")
-            .Replace(" n't", "n't").Replace(" 'm", "'m").Replace(" 's", "'s").Replace(" 've", "'ve").Replace(" 're", "'re");
+        return CleanUpTokenizationSpaces ? CleanUpTokenization(text) : text;
     }
 }

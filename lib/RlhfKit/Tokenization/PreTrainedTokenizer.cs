@@ -44,6 +44,22 @@ public abstract class PreTrainedTokenizer : IHfTokenizer
     public int ModelMaxLength { get; init; } = 512;
     public abstract int NumSpecialTokensToAdd { get; }
 
+    /// <summary>Whether <see cref="Decode"/> applies <see cref="CleanUpTokenization"/> (transformers'
+    /// <c>clean_up_tokenization_spaces</c>: read from <c>tokenizer_config.json</c>, true when absent as in transformers
+    /// 4.36). The decoded summaries are what the reward classifiers read, so this decides the very text Python scores.</summary>
+    public bool CleanUpTokenizationSpaces { get; init; } = true;
+
+    // transformers PreTrainedTokenizerBase.clean_up_tokenization (4.36)
+    /// <summary>transformers' clean-up of simple English tokenization artifacts, its ten rules in its order:
+    /// <c>" ." → "."</c>, <c>" ?" → "?"</c>, <c>" !" → "!"</c>, <c>" ," → ","</c>, <c>" ' " → "'"</c>,
+    /// <c>" n't" → "n't"</c>, <c>" 'm" → "'m"</c>, <c>" 's" → "'s"</c>, <c>" 've" → "'ve"</c>, <c>" 're" → "'re"</c>.</summary>
+    public static string CleanUpTokenization(string text) =>
+        text.Replace(" .", ".", StringComparison.Ordinal).Replace(" ?", "?", StringComparison.Ordinal)
+            .Replace(" !", "!", StringComparison.Ordinal).Replace(" ,", ",", StringComparison.Ordinal)
+            .Replace(" ' ", "'", StringComparison.Ordinal).Replace(" n't", "n't", StringComparison.Ordinal)
+            .Replace(" 'm", "'m", StringComparison.Ordinal).Replace(" 's", "'s", StringComparison.Ordinal)
+            .Replace(" 've", "'ve", StringComparison.Ordinal).Replace(" 're", "'re", StringComparison.Ordinal);
+
     /// <summary>Special tokens (text → id) that are cut out of the input and mapped straight to their id, as HF does.</summary>
     protected abstract IReadOnlyDictionary<string, int> SplitTokens { get; }
 

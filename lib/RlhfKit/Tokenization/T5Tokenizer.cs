@@ -62,7 +62,8 @@ public sealed class T5Tokenizer : PreTrainedTokenizer
     public const int MaxExtraIds = 100_000;
 
     /// <summary>Loads <c>spiece.model</c>. <paramref name="extraIds"/> sentinels are appended after its pieces.</summary>
-    public static T5Tokenizer FromFile(string spieceModelPath, int extraIds = 100, bool splitSpecialTokens = false, int modelMaxLength = 512)
+    public static T5Tokenizer FromFile(string spieceModelPath, int extraIds = 100, bool splitSpecialTokens = false, int modelMaxLength = 512,
+        bool cleanUpTokenizationSpaces = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(extraIds);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(extraIds, MaxExtraIds);
@@ -98,7 +99,7 @@ public sealed class T5Tokenizer : PreTrainedTokenizer
         {
             throw new InvalidDataException($"SentencePiece model '{full}' could not be loaded: {e.GetType().Name}: {e.Message}", e);
         }
-        return new T5Tokenizer(sp, model, extraIds, splitSpecialTokens, pad, eos, unk) { ModelMaxLength = modelMaxLength };
+        return new T5Tokenizer(sp, model, extraIds, splitSpecialTokens, pad, eos, unk) { ModelMaxLength = modelMaxLength, CleanUpTokenizationSpaces = cleanUpTokenizationSpaces };
     }
 
     /// <summary>Loads <c>spiece.model</c> from an HF model folder, with <c>extra_ids</c> and <c>model_max_length</c> from
@@ -111,7 +112,8 @@ public sealed class T5Tokenizer : PreTrainedTokenizer
         if (extraIds is < 0 or > MaxExtraIds)
             throw new InvalidDataException(
                 $"'{Path.GetFullPath(Path.Combine(folder, "tokenizer_config.json"))}': extra_ids {extraIds} is not a sentinel count (0 to {MaxExtraIds}; T5 uses 100).");
-        return FromFile(Path.Combine(folder, "spiece.model"), extraIds, modelMaxLength: TokenizerFiles.ModelMaxLength(config, 512));
+        return FromFile(Path.Combine(folder, "spiece.model"), extraIds, modelMaxLength: TokenizerFiles.ModelMaxLength(config, 512),
+            cleanUpTokenizationSpaces: TokenizerFiles.Bool(config, "clean_up_tokenization_spaces") ?? true);
     }
 
     /// <summary>The id of <c>&lt;extra_id_<paramref name="n"/>&gt;</c> (HF: <c>len(sp) + extra_ids - 1 - n</c>).</summary>
@@ -157,7 +159,9 @@ public sealed class T5Tokenizer : PreTrainedTokenizer
     }
 
     /// <summary>HF <c>T5Tokenizer.decode</c> (legacy): SentencePiece text for ordinary pieces, special tokens written out
-    /// (or dropped with <paramref name="skipSpecialTokens"/>, which also drops <c>&lt;unk&gt;</c>), trimmed.</summary>
+    /// (or dropped with <paramref name="skipSpecialTokens"/>, which also drops <c>&lt;unk&gt;</c>), trimmed, then (with
+    /// <see cref="PreTrainedTokenizer.CleanUpTokenizationSpaces"/>, on unless tokenizer_config.json turns it off)
+    /// transformers' <see cref="PreTrainedTokenizer.CleanUpTokenization"/>.</summary>
     public override string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(ids);
@@ -191,7 +195,8 @@ public sealed class T5Tokenizer : PreTrainedTokenizer
             }
         }
         output.Append(DecodePieces(pending));
-        return output.ToString().Trim();
+        var text = output.ToString().Trim();
+        return CleanUpTokenizationSpaces ? CleanUpTokenization(text) : text;
     }
 
     /// <summary>SentencePiece's decoding of ordinary pieces: ▁ becomes a space, the first piece's leading ▁ (the dummy prefix) is dropped.</summary>

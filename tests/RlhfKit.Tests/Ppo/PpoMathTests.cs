@@ -351,10 +351,10 @@ public class PpoMathTests
         Assert.Equal((256, 1, 1, 4), (c.BatchSize, c.MiniBatchSize, c.GradientAccumulationSteps, c.PpoEpochs));
         Assert.Equal((0.2, true, 6.0, 10000.0, KlPenaltyKind.Kl), (c.InitKlCoef, c.AdaptKlCtrl, c.Target, c.Horizon, c.KlPenalty));
         Assert.Equal((1.0, 0.95, 0.2, 0.2, 0.1), (c.Gamma, c.Lam, c.Cliprange, c.CliprangeValue, c.VfCoef));
-        Assert.Equal((10.0, 1.0, 0), (c.RatioThreshold, c.TargetKl, c.Seed));
+        Assert.Equal((10.0, 0.1, 0), (c.RatioThreshold, c.TargetKl, c.Seed)); // target_kl 0.1 in TRL 0.7.1 (1 from 0.7.2 on)
         Assert.Null(c.MaxGradNorm);
         Assert.Null(c.ScoreClip);
-        Assert.False(c.EarlyStopping || c.UseScoreScaling || c.UseScoreNorm || c.WhitenRewards);
+        Assert.False(c.EarlyStopping || c.UseScoreScaling || c.UseScoreNorm || c.WhitenRewards || c.StrictTrl || c.ValueHeadDropout);
         Assert.Equal(1, c.BackwardBatchSize);
         Assert.IsType<AdaptiveKlController>(c.CreateKlController());
         var fixedCtl = (c with { AdaptKlCtrl = false, InitKlCoef = 0.05 }).CreateKlController();
