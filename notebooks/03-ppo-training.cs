@@ -184,7 +184,7 @@ display($"β = {klCoef:F4}; score of summary 0, added at its last token: {scores
 int n = sampledIds[0].Length;
 float[] Row(torch.Tensor t) => t[0].cpu().data<float>().ToArray()[..n];
 var (lp, rlp, pen, rw, v, adv, ret) = (Row(logprobs), Row(refLogprobs), Row(klPenalty), Row(tokenRewards), Row(values), Row(advantages), Row(returns));
-var perToken = Tables.Of(Enumerable.Range(0, n).Select(t => new { t, token = run.Tokenizer.Decode([(int)sampledIds[0][t]], skipSpecialTokens: false),
+var perToken = Tables.Of(Enumerable.Range(0, n).Select(t => new { t, token = sampledIds[0][t] < run.Tokenizer.VocabSize ? run.Tokenizer.IdToToken((int)sampledIds[0][t]) : "(past the vocabulary)",
     logprob = lp[t], ref_logprob = rlp[t], kl_penalty = pen[t], reward = rw[t], value = v[t], advantage = adv[t], @return = ret[t] }));
 display(perToken);
 
