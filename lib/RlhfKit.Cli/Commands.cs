@@ -58,16 +58,18 @@ internal static class Commands
         var output = new Option<string?>("--out", "-o") { Description = "Output folder (default runs/<profile>-<time>). An existing run folder resumes from its last checkpoint." };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after this many PPO steps." };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the final evaluation." };
+        var noKl = new Option<bool>("--no-kl") { Description = "Train without the KL penalty (coefficient 0, not adapted): the lesson's reward-hacking run. The KL is still measured." };
         var dtype = new Option<string?>("--dtype") { Description = "Compute type of rollouts and reward scoring: float32 (default) or bfloat16 (for CUDA; the PPO update stays float32; float16 is refused: T5 overflows it)." };
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
-            ProfileOption, DeviceOption, output, maxSteps, noEval, dtype,
+            ProfileOption, DeviceOption, output, maxSteps, noEval, dtype, noKl,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
             var config = Profile(parse);
             if (parse.GetValue(maxSteps) is int steps) config = config with { MaxSteps = steps };
             if (parse.GetValue(dtype) is string type) config = config with { InferenceDType = type };
+            if (parse.GetValue(noKl)) config = config.WithoutKlPenalty();
             config.Validate(); // names a bad --dtype before anything loads
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", $"{config.Profile}-{DateTime.Now:yyyyMMdd-HHmmss}"));
             EnsureOfflineAssets(config);

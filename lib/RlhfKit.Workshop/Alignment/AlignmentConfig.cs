@@ -54,6 +54,15 @@ public sealed record AlignmentConfig
     public double KlStopThreshold { get; init; } = 30;
     public int KlPatience { get; init; } = 3;
 
+    /// <summary>The same run without the KL penalty: coefficient 0 and no adaptive controller (TRL:
+    /// <c>init_kl_coef=0, adap_kl_ctrl=False</c>), and no stop for a KL that runs away. What PPO does when nothing holds
+    /// it near the reference: the reward climbs while the summaries drift into whatever the classifiers like.</summary>
+    public AlignmentConfig WithoutKlPenalty() => this with
+    {
+        Ppo = Ppo with { InitKlCoef = 0, AdaptKlCtrl = false },
+        KlStopThreshold = double.PositiveInfinity,
+    };
+
     public void Validate()
     {
         Ppo.Validate();

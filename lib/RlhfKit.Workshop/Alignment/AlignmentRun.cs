@@ -281,5 +281,23 @@ public sealed class AlignmentRun : IDisposable
         return evaluator.Evaluate(articles, Config.Generation with { Seed = Config.Generation.Seed ?? 1234 }, batchSize);
     }
 
+    /// <summary>
+    /// Best-of-n of the base policy (TRL's <c>BestOfNSampler</c>) on the articles of <paramref name="evaluation"/>: n
+    /// samples of the reference per article with the evaluation's decoding, the highest-reward one kept, compared with
+    /// the same base summaries. Its KL column is the analytic <c>log n − (n − 1)/n</c> (<see cref="BestOfNSampler.AnalyticKl"/>).
+    /// </summary>
+    public Evaluation.EvaluationResult EvaluateBestOfN(Evaluation.EvaluationResult evaluation, int n, int batchSize = 8)
+    {
+        ArgumentNullException.ThrowIfNull(evaluation);
+        var generation = evaluation.Generation ?? Config.Generation with { Seed = Config.Generation.Seed ?? 1234 };
+        var sampler = new BestOfNSampler(Reference, Tokenizer, Reward, n, generation, Trainer.Reference.parameters().First().device);
+        var articles = evaluation.Rows.Select(r => new Evaluation.Article(r.Id, r.Article)).ToList();
+        var queries = PromptedBatch.Queries(articles.Select(a => a.Text), Tokenizer, Config.MaxPromptTokens);
+        var best = sampler.Sample(queries, generation.Seed ?? 1234, batchSize);
+        return Evaluation.PolicyEvaluator.EvaluateSummaries(articles, evaluation.Rows.Select(r => r.BaseSummary).ToList(), best.Select(b => b.Text).ToList(),
+            Reward, alignedKl: Enumerable.Repeat(BestOfNSampler.AnalyticKl(n), articles.Count).ToList(), baseKl: evaluation.Rows.Select(r => r.BaseKl).ToList(),
+            tokenizer: Tokenizer, confidenceLevel: evaluation.ConfidenceLevel);
+    }
+
     public void Dispose() => Trainer.Dispose();
 }

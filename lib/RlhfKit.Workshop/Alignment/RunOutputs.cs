@@ -20,6 +20,15 @@ public static class RunCharts
     public static PlotlyChart TotalBeforeAfter(EvaluationResult evaluation) => WorkshopCharts.BeforeAfterDistributions(
         "total reward", evaluation.Rows.Select(r => r.BaseTotal).ToList(), evaluation.Rows.Select(r => r.AlignedTotal).ToList());
 
+    /// <summary>Each method's gain over the base (every reward metric and the KL) with its interval, grouped by metric.</summary>
+    public static PlotlyChart GainsByMethod(IReadOnlyList<MethodResult> methods) => WorkshopCharts.GainsByMethod(
+        methods.Select(m => (m.Method, (IReadOnlyList<(string, double, double, double)>)m.Evaluation.RewardMetrics.Append(EvaluationResult.Kl)
+            .Select(m.Evaluation.Metric).Select(s => (s.Metric, s.DiffMean, s.DiffCiLow, s.DiffCiHigh)).ToList())).ToList());
+
+    /// <summary>The words the aligned summaries use more and less than the base ones (<see cref="ChangedWords"/>).</summary>
+    public static PlotlyChart ChangedWords(IReadOnlyList<WordChange> changes) =>
+        WorkshopCharts.WordChanges(changes.Select(c => (c.Word, c.Change)).ToList());
+
     /// <summary>Mean paired gain (aligned - base) of each reward with its 95% interval.</summary>
     public static PlotlyChart Gains(EvaluationResult evaluation) => WorkshopCharts.MeanGainsWithCi(
         evaluation.RewardMetrics.Select(evaluation.Metric).Select(m => (m.Metric, m.DiffMean, Math.Min(m.DiffCiLow, m.DiffMean), Math.Max(m.DiffCiHigh, m.DiffMean))).ToList());

@@ -103,6 +103,51 @@ public static class WorkshopCharts
         return Build([bar], layout);
     }
 
+    /// <summary>Each method's mean gain over the base per metric, with its confidence interval: one bar trace per method,
+    /// grouped by metric.</summary>
+    public static PlotlyChart GainsByMethod(IReadOnlyList<(string Method, IReadOnlyList<(string Metric, double Mean, double Low, double High)> Gains)> methods)
+    {
+        ArgumentNullException.ThrowIfNull(methods);
+        if (methods.Count == 0) throw new ArgumentException("At least one method is needed.", nameof(methods));
+        var traces = methods.Select(m => (Trace)new Bar
+        {
+            name = m.Method,
+            x = m.Gains.Select(g => g.Metric).ToArray(),
+            y = m.Gains.Select(g => g.Mean).ToArray(),
+            error_y = new Error_y
+            {
+                type = "data", symmetric = false, visible = true,
+                array = m.Gains.Select(g => Math.Max(0, g.High - g.Mean)).ToArray(),
+                arrayminus = m.Gains.Select(g => Math.Max(0, g.Mean - g.Low)).ToArray(),
+            },
+        }).ToList();
+        var layout = new Layout.Layout
+        {
+            title = "Gain over the base policy, by method (with confidence interval)",
+            xaxis = new Xaxis { title = "metric" },
+            yaxis = new Yaxis { title = "mean gain over the base", zeroline = true },
+            barmode = "group",
+            showlegend = true,
+        };
+        return Build(traces, layout);
+    }
+
+    /// <summary>The words whose rate per 1,000 words changed most between two sets of summaries: one horizontal bar
+    /// trace, rises positive and falls negative.</summary>
+    public static PlotlyChart WordChanges(IReadOnlyList<(string Word, double Change)> changes)
+    {
+        ArgumentNullException.ThrowIfNull(changes); // an empty list draws an empty chart: no word changed often enough
+        var ordered = changes.OrderBy(c => c.Change).ToList();
+        var bar = new Bar { name = "change per 1,000 words", x = ordered.Select(c => c.Change).ToArray(), y = ordered.Select(c => c.Word).ToArray(), orientation = "h" };
+        var layout = new Layout.Layout
+        {
+            title = "Words the aligned policy uses more (right) and less (left) than the base",
+            xaxis = new Xaxis { title = "change of the rate per 1,000 words (aligned − base)", zeroline = true },
+            showlegend = false,
+        };
+        return Build([bar], layout);
+    }
+
     /// <summary>A generic line chart: one trace per series.</summary>
     public static PlotlyChart Lines(string title, string xTitle, string yTitle, IReadOnlyList<LineSeries> series)
     {

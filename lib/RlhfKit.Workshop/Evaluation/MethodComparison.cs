@@ -1,0 +1,51 @@
+using Microsoft.Data.Analysis;
+
+namespace RlhfKit.Evaluation;
+
+/// <summary>One alignment method against the base policy on the same held-out articles.</summary>
+public sealed record MethodResult(string Method, EvaluationResult Evaluation);
+
+/// <summary>
+/// Several ways to get better summaries, side by side on the same articles: the base policy, best-of-n samples of it,
+/// the PPO policy. Each method's <see cref="EvaluationResult"/> compares it with the same base summaries, so every row
+/// gives the method's mean of each metric with its interval and its paired gain over the base with that interval.
+/// </summary>
+public static class MethodComparison
+{
+    /// <summary>One row per method and metric (the reward metrics and <c>kl</c>): <c>method</c>, <c>metric</c>,
+    /// <c>mean</c> and its interval, <c>gain</c> over the base and its interval. The base comes first, from the first
+    /// method's base side.</summary>
+    public static DataFrame ToDataFrame(IReadOnlyList<MethodResult> methods)
+    {
+        ArgumentNullException.ThrowIfNull(methods);
+        if (methods.Count == 0) throw new ArgumentException("At least one method is needed.", nameof(methods));
+        var metrics = methods[0].Evaluation.RewardMetrics.Append(EvaluationResult.Kl).ToList();
+        var (method, metric, mean, low, high, gain, gainLow, gainHigh) =
+            (new List<string>(), new List<string>(), new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
+        void Add(string name, string m, double mu, double lo, double hi, double g, double gl, double gh)
+        {
+            method.Add(name); metric.Add(m); mean.Add(mu); low.Add(lo); high.Add(hi); gain.Add(g); gainLow.Add(gl); gainHigh.Add(gh);
+        }
+        foreach (var m in metrics)
+        {
+            var first = methods[0].Evaluation;
+            var baseValues = first.Rows.Select(r => r.Base(m)).ToList();
+            var ci = MeanInterval.Of(baseValues, first.ConfidenceLevel);
+            Add("base", m, ci.Mean, ci.Low, ci.High, 0, 0, 0);
+        }
+        foreach (var (name, evaluation) in methods)
+        {
+            if (evaluation.Rows.Count != methods[0].Evaluation.Rows.Count)
+                throw new ArgumentException($"'{name}' was evaluated on {evaluation.Rows.Count} articles, '{methods[0].Method}' on {methods[0].Evaluation.Rows.Count}: compare methods on the same articles.", nameof(methods));
+            foreach (var m in metrics)
+            {
+                var s = evaluation.Metric(m);
+                Add(name, m, s.AlignedMean, s.AlignedCiLow, s.AlignedCiHigh, s.DiffMean, s.DiffCiLow, s.DiffCiHigh);
+            }
+        }
+        return new DataFrame(
+            new StringDataFrameColumn("method", method), new StringDataFrameColumn("metric", metric),
+            new DoubleDataFrameColumn("mean", mean), new DoubleDataFrameColumn("mean_ci_low", low), new DoubleDataFrameColumn("mean_ci_high", high),
+            new DoubleDataFrameColumn("gain", gain), new DoubleDataFrameColumn("gain_ci_low", gainLow), new DoubleDataFrameColumn("gain_ci_high", gainHigh));
+    }
+}
