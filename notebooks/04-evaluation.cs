@@ -118,7 +118,7 @@ display(new DataFrame(rows["article"], rows["base_summary"], rows["aligned_summa
 var changes = ChangedWords.Compute(evaluation.Rows.Select(r => r.BaseSummary), evaluation.Rows.Select(r => r.AlignedSummary), top: 8, minCount: 2);
 display(ChangedWords.ToDataFrame(changes));
 
-display(RunOutputs.ChangedWords(changes));
+display(RunCharts.ChangedWords(changes));
 
 // ## Best-of-n: the baseline every alignment paper reports
 //
@@ -134,7 +134,7 @@ var bestOf16 = run.EvaluateBestOfN(evaluation, n: 16);
 MethodResult[] methods = [new("best-of-4", bestOf4), new("best-of-16", bestOf16), new("PPO", evaluation)];
 display(MethodComparison.ToDataFrame(methods));
 
-display(RunOutputs.GainsByMethod(methods));
+display(RunCharts.GainsByMethod(methods));
 
 // ## Save the results
 //
