@@ -6,7 +6,7 @@ using RlhfKit.Data;
 using RlhfKit.Evaluation;
 using RlhfKit.Generation;
 using RlhfKit.Hub;
-using RlhfKit.Loading;
+using RlhfKit.Ppo;
 using RlhfKit.Tokenization;
 
 namespace RlhfKit.Cli;
@@ -21,9 +21,53 @@ internal static class Commands
 
     static readonly Option<string> DeviceOption = new("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
 
+    static readonly Option<string?> AssetsOption = new("--assets")
+    {
+        Description = "The offline profile's models folder (default: $RLHFKIT_ASSETS, else assets/offline in the kit).",
+    };
+
+    /// <summary>On every verb: print the full error and its stack trace (also <c>RLHFKIT_VERBOSE=1</c>).</summary>
+    static readonly Option<bool> VerboseOption = new("--verbose")
+    {
+        Description = $"On failure, print the full error and its stack trace (also {CliErrors.VerboseVariable}=1).",
+        Recursive = true,
+    };
+
+    /// <summary>Parses and runs a command line: what <c>Program</c> does, and what the tests call.</summary>
+    public static Task<int> InvokeAsync(string[] args, CancellationToken cancellationToken = default) => InvokeAsync(Build(), args, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="args"/> against <paramref name="root"/> with the kit's error reporting (<see cref="CliErrors"/>):
+    /// parse errors print one line each and exit with <see cref="ExitCodes.Usage"/>; an exception from a verb prints
+    /// one line for expected errors and the stack trace for unexpected ones, or always with <c>--verbose</c>.
+    /// </summary>
+    internal static async Task<int> InvokeAsync(RootCommand root, string[] args, CancellationToken cancellationToken = default)
+    {
+        if (!root.Options.Contains(VerboseOption)) root.Options.Add(VerboseOption);
+        var parse = root.Parse(args);
+        var verbose = CliErrors.VerboseFromEnvironment() || (parse.GetResult(VerboseOption) is not null && parse.GetValue(VerboseOption));
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var message in parse.Errors.Select(e => CliErrors.OneLine(e.Message)).Distinct())
+                Console.Error.WriteLine($"error: {message}");
+            var verb = ReferenceEquals(parse.CommandResult.Command, root) ? "" : " " + parse.CommandResult.Command.Name;
+            Console.Error.WriteLine($"(bad option; exit code {ExitCodes.Usage}. See 'rlhf{verb} --help'.)");
+            return ExitCodes.Usage;
+        }
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            return CliErrors.Report(e, verbose, Console.Error);
+        }
+    }
+
     public static RootCommand Build()
     {
         var root = new RootCommand("RlhfKit: align FLAN-T5 news summaries with PPO (the workshop's loop as commands).");
+        root.Options.Add(VerboseOption);
         root.Subcommands.Add(Align());
         root.Subcommands.Add(Evaluate());
         root.Subcommands.Add(Score());
@@ -34,7 +78,17 @@ internal static class Commands
         return root;
     }
 
-    static AlignmentConfig Profile(ParseResult parse) => Profiles.Get(parse.GetValue(ProfileOption)!) with { Device = parse.GetValue(DeviceOption)! };
+    static AlignmentConfig Profile(ParseResult parse) => ProfileOnly(parse) with { Device = parse.GetValue(DeviceOption)! };
+
+    /// <summary>The profile named by <c>--profile</c>; the offline one with its models in <c>--assets</c> when given.</summary>
+    static AlignmentConfig ProfileOnly(ParseResult parse)
+    {
+        var name = parse.GetValue(ProfileOption)!;
+        var assets = parse.GetValue(AssetsOption);
+        return assets is not null && name.Equals("offline", StringComparison.OrdinalIgnoreCase) ? Profiles.Offline(Path.GetFullPath(assets)) : Profiles.Get(name);
+    }
+
+    static string AssetsDirectory(ParseResult parse) => parse.GetValue(AssetsOption) is { } dir ? Path.GetFullPath(dir) : OfflineAssets.DefaultDirectory();
 
     static IProgress<HubDownloadProgress> DownloadBar()
     {
@@ -46,11 +100,15 @@ internal static class Commands
         });
     }
 
-    static void EnsureOfflineAssets(AlignmentConfig config)
+    /// <summary>On the offline profile, builds what the verb needs and is missing: the reward classifiers, and the
+    /// policy only when <paramref name="policy"/> (a verb that scores needs no policy).</summary>
+    static void EnsureOfflineAssets(AlignmentConfig config, ParseResult parse, bool policy = true)
     {
-        if (config.Profile != "offline" || OfflineAssets.IsPrepared()) return;
+        if (config.Profile != "offline") return;
+        var dir = AssetsDirectory(parse);
+        if (policy ? OfflineAssets.IsPrepared(dir) : OfflineAssets.ClassifiersPrepared(dir)) return;
         Console.Error.WriteLine("The offline models are not built yet: preparing them now (a few minutes, once).");
-        OfflineAssets.Prepare(status: Console.Error.WriteLine);
+        OfflineAssets.Prepare(dir, status: Console.Error.WriteLine, buildPolicy: policy);
     }
 
     static Command Align()
@@ -62,7 +120,7 @@ internal static class Commands
         var dtype = new Option<string?>("--dtype") { Description = "Compute type of rollouts and reward scoring: float32 (default) or bfloat16 (for CUDA; the PPO update stays float32; float16 is refused: T5 overflows it)." };
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
-            ProfileOption, DeviceOption, output, maxSteps, noEval, dtype, noKl,
+            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, dtype, noKl,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
@@ -72,7 +130,7 @@ internal static class Commands
             if (parse.GetValue(noKl)) config = config.WithoutKlPenalty();
             config.Validate(); // names a bad --dtype before anything loads
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", $"{config.Profile}-{DateTime.Now:yyyyMMdd-HHmmss}"));
-            EnsureOfflineAssets(config);
+            EnsureOfflineAssets(config, parse);
 
             using var run = await AlignmentRun.CreateAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar());
             run.Warn = m => Console.Error.WriteLine("\nwarning: " + m);
@@ -108,16 +166,19 @@ internal static class Commands
         var articles = new Option<int?>("--articles") { Description = "Number of held-out articles (default: the profile's)." };
         var cmd = new Command("evaluate", "Evaluate a run's latest checkpoint against the base policy and rewrite its report and charts.")
         {
-            ProfileOption, DeviceOption, run, articles,
+            ProfileOption, DeviceOption, AssetsOption, run, articles,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
+            // Arguments first: nothing is built or loaded for a command that cannot run.
             var config = Profile(parse);
             if (parse.GetValue(articles) is int n) config = config with { EvalArticles = n };
-            EnsureOfflineAssets(config);
+            config.Validate();
+            ProfileLoader.Device(config.Device);
             var outDir = Path.GetFullPath(parse.GetValue(run)!);
             if (!RunCheckpoints.Exists(outDir))
                 throw new DirectoryNotFoundException($"{outDir} holds no checkpoint (checkpoints/latest.json); run 'align --out {outDir}' first.");
+            EnsureOfflineAssets(config, parse);
             using var loaded = await AlignmentRun.CreateAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar());
             var evaluation = loaded.Evaluate(log: Console.Error.WriteLine);
             PrintSummary(evaluation);
@@ -132,12 +193,13 @@ internal static class Commands
         var texts = new Argument<string[]>("texts") { Description = "Texts to score (default: the workshop's sanity check).", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("score", "Score texts with the profile's reward models (raw logits of each component and the weighted total).")
         {
-            ProfileOption, DeviceOption, texts,
+            ProfileOption, DeviceOption, AssetsOption, texts,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
             var config = Profile(parse);
-            EnsureOfflineAssets(config);
+            config.Validate();
+            EnsureOfflineAssets(config, parse, policy: false); // scoring needs the classifiers only, no policy
             var input = parse.GetValue(texts) is { Length: > 0 } given ? given : ["hello", "I love you!", "I hate you"];
             var reward = await ProfileLoader.RewardAsync(config, download: DownloadBar());
             var scores = reward.Score(input);
@@ -156,13 +218,15 @@ internal static class Commands
         var count = new Option<int>("--articles") { Description = "Summarize this many held-out articles when no text is given.", DefaultValueFactory = _ => 3 };
         var sample = new Option<bool>("--sample") { Description = "Sample (seeded) instead of greedy decoding." };
         var texts = new Argument<string[]>("texts") { Description = "Articles to summarize.", Arity = ArgumentArity.ZeroOrMore };
-        var cmd = new Command("generate", "Summarize articles with a policy.") { ProfileOption, DeviceOption, policy, count, sample, texts };
+        var cmd = new Command("generate", "Summarize articles with a policy.") { ProfileOption, DeviceOption, AssetsOption, policy, count, sample, texts };
         cmd.SetAction(async (parse, cancellation) =>
         {
             var config = Profile(parse); // generation needs no reward: the offline classifiers are not built here
-            var policyFiles = await ProfileLoader.PolicyAsync(config, download: DownloadBar(), policy: parse.GetValue(policy));
+            if (parse.GetValue(count) < 1) throw new ArgumentException($"--articles must be at least 1 (got {parse.GetValue(count)}).");
             var device = ProfileLoader.Device(config.Device);
-            var model = AutoModel.T5FromPretrained(policyFiles.Folder, device);
+            var policyFiles = await ProfileLoader.PolicyAsync(config, download: DownloadBar(), policy: parse.GetValue(policy));
+            // Through the value-head loader, so a PPO checkpoint (the kit's or TRL's, v_head.* beside the T5) works too.
+            var model = Seq2SeqLMWithValueHead.FromPretrained(policyFiles.Folder, device).pretrained_model;
             var articles = parse.GetValue(texts) is { Length: > 0 } given ? given.ToList()
                 : (await ProfileLoader.ArticlesAsync(config, "test")).Take(parse.GetValue(count)).Select(a => a.Text).ToList();
             var generation = parse.GetValue(sample) ? config.Generation with { Seed = 0 } : new GenerationConfig { MaxNewTokens = config.Generation.MaxNewTokens };
@@ -177,11 +241,11 @@ internal static class Commands
 
     static Command Download()
     {
-        var cmd = new Command("download", "Fetch a profile's models and data into the Hugging Face cache, for use later without network.") { ProfileOption };
+        var cmd = new Command("download", "Fetch a profile's models and data into the Hugging Face cache, for use later without network.") { ProfileOption, AssetsOption };
         cmd.SetAction(async (parse, cancellation) =>
         {
-            var config = Profiles.Get(parse.GetValue(ProfileOption)!);
-            if (config.Profile == "offline") { OfflineAssets.Prepare(status: Console.Error.WriteLine); return 0; }
+            var config = ProfileOnly(parse);
+            if (config.Profile == "offline") { OfflineAssets.Prepare(AssetsDirectory(parse), status: Console.Error.WriteLine); return 0; }
             using var hub = new HubClient();
             var progress = DownloadBar();
             Console.WriteLine(await Pretrained.ResolveAsync(config.Policy, ["config.json", "spiece.model"], ["tokenizer_config.json", "generation_config.json", "special_tokens_map.json"], hub: hub, progress: progress, cancellationToken: cancellation));

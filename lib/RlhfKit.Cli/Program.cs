@@ -1,3 +1,3 @@
 using RlhfKit.Cli;
 
-return await Commands.Build().Parse(args).InvokeAsync();
+return await Commands.InvokeAsync(args);

@@ -34,10 +34,15 @@ public static class OfflineAssets
     /// <summary>The kit's <c>data/</c> folder (the parent of <c>data/news</c>).</summary>
     public static string DataDirectory() => Path.GetDirectoryName(Path.GetDirectoryName(NewsDataset.FindOfflineSplit("train"))!)!;
 
-    public static bool IsPrepared(string? directory = null)
+    public static bool IsPrepared(string? directory = null) => Built(directory, "tone", "acceptability", "policy");
+
+    /// <summary>Whether the two reward classifiers are built (all that scoring needs; the policy may be absent).</summary>
+    public static bool ClassifiersPrepared(string? directory = null) => Built(directory, "tone", "acceptability");
+
+    static bool Built(string? directory, params string[] models)
     {
         var dir = directory ?? DefaultDirectory();
-        return new[] { "tone", "acceptability", "policy" }.All(m => File.Exists(Path.Combine(dir, m, "config.json")) && File.Exists(Path.Combine(dir, m, "model.safetensors")));
+        return models.All(m => File.Exists(Path.Combine(dir, m, "config.json")) && File.Exists(Path.Combine(dir, m, "model.safetensors")));
     }
 
     /// <summary>The tiny summarizer's shape: about 2.5M parameters, FLAN-style (gated-GELU, untied output layer).</summary>
@@ -52,8 +57,10 @@ public static class OfflineAssets
 
     /// <summary>Builds whatever is missing in <paramref name="directory"/> (or everything with <paramref name="force"/>).
     /// The classifiers take a minute or two on two cores; training the summarizer takes much longer, so its result is
-    /// committed and only retrained with <paramref name="trainPolicy"/>.</summary>
-    public static PreparedAssets Prepare(string? directory = null, bool force = false, bool trainPolicy = false, Action<string>? status = null)
+    /// committed and only retrained with <paramref name="trainPolicy"/>. With <paramref name="buildPolicy"/> false a missing
+    /// summarizer is left missing (for uses that need the classifiers only).</summary>
+    public static PreparedAssets Prepare(string? directory = null, bool force = false, bool trainPolicy = false, Action<string>? status = null,
+        bool buildPolicy = true)
     {
         var clock = Stopwatch.StartNew();
         var dir = directory ?? DefaultDirectory();
@@ -65,7 +72,7 @@ public static class OfflineAssets
         var acceptability = BuildClassifier(Path.Combine(dir, "acceptability"), Path.Combine(data, "acceptability"), ["LABEL_0", "LABEL_1"], AcceptabilityTraining, force, status);
         bool trained = false;
         var policy = Path.Combine(dir, "policy");
-        if (trainPolicy || !File.Exists(Path.Combine(policy, "model.safetensors")))
+        if (trainPolicy || buildPolicy && !File.Exists(Path.Combine(policy, "model.safetensors")))
         {
             TrainPolicy(policy, status);
             trained = true;

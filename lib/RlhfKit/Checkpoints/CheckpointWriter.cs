@@ -3,8 +3,9 @@ using static TorchSharp.torch;
 
 namespace RlhfKit.Checkpoints;
 
-/// <summary>Writes checkpoints as safetensors (the only form the kit writes: PyTorch pickles with tied weights do
-/// not read back reliably), every file atomically.</summary>
+/// <summary>Writes checkpoints, every file atomically: safetensors for models (the kit's form), and PyTorch's zip
+/// pickle for the small state dicts that Python tools look for only in <c>pytorch_model.bin</c> (TRL 0.7.1's value
+/// head).</summary>
 public static class CheckpointWriter
 {
     /// <summary>The metadata Hugging Face writes and expects: <c>{"format": "pt"}</c>.</summary>
@@ -19,5 +20,18 @@ public static class CheckpointWriter
         var drop = new HashSet<string>(dropKeys ?? []);
         var kept = tensors.Where(kv => !drop.Contains(kv.Key)).Select(kv => (kv.Key, kv.Value)).ToList();
         AtomicFile.Write(path, stream => Safetensors.Write(stream, kept, metadata ?? DefaultMetadata));
+    }
+
+    /// <summary>
+    /// Writes <paramref name="tensors"/> to <paramref name="path"/> in PyTorch's zip form, as <c>torch.save(state_dict)</c>
+    /// does (in the given order, on the CPU, contiguous, one storage per tensor), so that <c>torch.load</c> and the kit's
+    /// <see cref="CheckpointReader"/> both read it back. Floating, int32/int64 and bool tensors are supported.
+    /// </summary>
+    /// <exception cref="NotSupportedException">a tensor of another element type, or over 2 GiB.</exception>
+    public static void SavePyTorch(IEnumerable<KeyValuePair<string, Tensor>> tensors, string path)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var list = tensors.Select(kv => (kv.Key, kv.Value)).ToList();
+        AtomicFile.Write(path, stream => TorchPickleWriter.Write(stream, list));
     }
 }

@@ -151,7 +151,7 @@ internal static class Safetensors
         }
     }
 
-    static Tensor CpuContiguous(Tensor t)
+    internal static Tensor CpuContiguous(Tensor t)
     {
         var detached = t.detach();
         var cpu = detached.cpu();

@@ -12,7 +12,17 @@ public static class AutoModel
     public const string T5Float16Refused = "T5 in float16 is refused: its gated feed-forward overflows float16 (transformers clamps T5's activations in float16, the kit does not), and the summaries come out as NaN or garbage. Use bfloat16, which has float32's range.";
 
     /// <summary>A T5 language model from a folder holding config.json and model.safetensors or pytorch_model.bin.</summary>
-    public static T5ForConditionalGeneration T5FromPretrained(string folder, Device? device = null, ScalarType? dtype = null)
+    public static T5ForConditionalGeneration T5FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
+        T5FromPretrained(folder, extraPrefix: null, out _, out _, device, dtype);
+
+    /// <summary>
+    /// A T5 language model from a folder whose weights file may also hold tensors of a wrapper around it (TRL saves its
+    /// value head as <c>v_head.*</c> in the same file): checkpoint keys starting with <paramref name="extraPrefix"/> are
+    /// taken out before the strict load and handed back in <paramref name="extras"/> (the caller disposes them), with
+    /// <paramref name="weightsFile"/> naming the file they came from. Every other key must match as usual.
+    /// </summary>
+    internal static T5ForConditionalGeneration T5FromPretrained(string folder, string? extraPrefix, out Dictionary<string, Tensor> extras,
+        out string weightsFile, Device? device = null, ScalarType? dtype = null)
     {
         if (dtype == ScalarType.Float16)
             throw new ArgumentException($"{Path.Combine(folder, "config.json")}: {T5Float16Refused}", nameof(dtype));
@@ -20,7 +30,7 @@ public static class AutoModel
         CheckSizes(config, folder);
         WeightsCheck.CheckTensorCount(config, folder);
         var model = new T5ForConditionalGeneration(config);
-        LoadWeights(model, folder, config, dtype);
+        (extras, weightsFile) = LoadWeights(model, folder, config, dtype, extraPrefix);
         model.eval();
         return Place(model, device, dtype);
     }
@@ -96,12 +106,30 @@ public static class AutoModel
         return info.LinkTarget is null ? info.Length : info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target && target.Exists ? target.Length : 0;
     }
 
-    internal static void LoadWeights(nn.Module model, string folder, PretrainedConfig config, ScalarType? dtype)
+    /// <summary>Loads the folder's weights into <paramref name="model"/> strictly, except that keys starting with
+    /// <paramref name="extraPrefix"/> are set aside and returned (with the weights file's path) instead of being refused.</summary>
+    internal static (Dictionary<string, Tensor> Extras, string Path) LoadWeights(nn.Module model, string folder, PretrainedConfig config, ScalarType? dtype,
+        string? extraPrefix = null)
     {
         var path = CheckpointReader.FindWeights(folder);
         var state = CheckpointReader.ReadStateDict(path, dtype, WeightsCheck.ReadBudget(model));
+        var extras = new Dictionary<string, Tensor>();
+        if (extraPrefix is not null)
+        {
+            foreach (var key in state.Keys.Where(k => k.StartsWith(extraPrefix, StringComparison.Ordinal)).ToList())
+            {
+                extras[key] = state[key];
+                state.Remove(key);
+            }
+        }
         try { StateDictLoader.LoadInto(model, state, path, config.TiedWeights, ignoreUnexpected: config.IgnoredUnexpectedKeys); }
+        catch
+        {
+            foreach (var t in extras.Values) t.Dispose();
+            throw;
+        }
         finally { foreach (var t in state.Values) t.Dispose(); }
+        return (extras, path);
     }
 
     static T Place<T>(T model, Device? device, ScalarType? dtype) where T : nn.Module

@@ -106,30 +106,90 @@ public sealed class Seq2SeqLMWithValueHead : nn.Module, ISeq2SeqLM
     /// <summary>File that holds the value head next to the Hugging Face files (transformers ignores it).</summary>
     public const string ValueHeadFile = "value_head.safetensors";
 
-    /// <summary>Writes a Hugging Face folder that Python <c>transformers</c> loads as a T5 model (config.json +
-    /// model.safetensors + <paramref name="extraFiles"/> such as spiece.model), with the value head in its own file.</summary>
+    /// <summary>
+    /// The file TRL 0.7.1's <c>PreTrainedModelWrapper.from_pretrained</c> reads the value head from: it
+    /// <c>torch.load</c>s <c>pytorch_model.bin</c> of the folder (or, when that is absent, the shards a
+    /// <c>pytorch_model.bin.index.json</c> names for keys containing <c>v_head</c>), and takes the keys containing
+    /// <c>v_head.</c> with that prefix removed. It does not look into safetensors files.
+    /// </summary>
+    public const string TrlValueHeadFile = "pytorch_model.bin";
+
+    /// <summary>The prefix of the value head's keys in TRL's state dicts (<c>v_head.summary.weight</c>, <c>v_head.summary.bias</c>).</summary>
+    public const string ValueHeadPrefix = "v_head.";
+
+    /// <summary>
+    /// Writes a Hugging Face folder that Python <c>transformers</c> loads as a T5 model (config.json +
+    /// model.safetensors + <paramref name="extraFiles"/> such as spiece.model), with the value head in its own file
+    /// (<see cref="ValueHeadFile"/>) and again where TRL 0.7.1 looks for it: <see cref="TrlValueHeadFile"/>, a PyTorch
+    /// zip pickle holding only <c>v_head.summary.weight</c> and <c>v_head.summary.bias</c>. transformers prefers
+    /// model.safetensors, so it never reads that small file as the model's weights; TRL's
+    /// <c>AutoModelForSeq2SeqLMWithValueHead.from_pretrained(folder)</c> then continues with this value head.
+    /// </summary>
     public void SavePretrained(string folder, IReadOnlyDictionary<string, byte[]>? extraFiles = null)
     {
+        if (extraFiles is not null && extraFiles.Keys.Any(k => k is ValueHeadFile or TrlValueHeadFile))
+            throw new ArgumentException($"extra files cannot be named {ValueHeadFile} or {TrlValueHeadFile}: the value head is written there", nameof(extraFiles));
         using var scope = NewDisposeScope();
         var cpu = pretrained_model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu());
-        Checkpoints.CheckpointWriter.SaveSafetensors(
-            v_head.state_dict().ToDictionary(kv => "v_head." + kv.Key, kv => kv.Value.detach().cpu()), Path.Combine(folder, ValueHeadFile));
+        var head = v_head.state_dict().Select(kv => KeyValuePair.Create(ValueHeadPrefix + kv.Key, kv.Value.detach().cpu())).ToList();
+        Directory.CreateDirectory(folder);
+        Checkpoints.CheckpointWriter.SaveSafetensors(head.ToDictionary(), Path.Combine(folder, ValueHeadFile));
+        Checkpoints.CheckpointWriter.SavePyTorch(head, Path.Combine(folder, TrlValueHeadFile));
         Loading.PretrainedFolder.Save(folder, Config, cpu, extraFiles);
     }
 
-    /// <summary>Loads a policy saved by <see cref="SavePretrained"/>, or a plain T5 folder (the value head then starts fresh).</summary>
+    /// <summary>
+    /// Loads a policy saved by <see cref="SavePretrained"/>, a PPO checkpoint saved by TRL, or a plain T5 folder (the
+    /// value head then starts fresh). The value head comes from the first of: <see cref="ValueHeadFile"/> (the kit's);
+    /// <c>v_head.*</c> keys in the weights file the T5 is loaded from (TRL's <c>save_pretrained</c> writes them beside
+    /// the T5's, in <c>pytorch_model.bin</c> or, with newer transformers, <c>model.safetensors</c>); <c>v_head.*</c>
+    /// keys in <see cref="TrlValueHeadFile"/> or its shard index when the T5 came from another file.
+    /// </summary>
+    /// <exception cref="Checkpoints.CheckpointMismatchException">the value head found does not fit (names or shapes).</exception>
     public static Seq2SeqLMWithValueHead FromPretrained(string folder, Device? device = null)
     {
-        var lm = AutoModel.T5FromPretrained(folder);
+        var lm = AutoModel.T5FromPretrained(folder, ValueHeadPrefix, out var inWeights, out var weightsFile);
         var policy = new Seq2SeqLMWithValueHead(lm);
-        var head = Path.Combine(folder, ValueHeadFile);
-        if (File.Exists(head))
+        try
         {
-            var state = Checkpoints.CheckpointReader.ReadStateDict(head).ToDictionary(kv => kv.Key.StartsWith("v_head.") ? kv.Key["v_head.".Length..] : kv.Key, kv => kv.Value);
-            Checkpoints.StateDictLoader.LoadInto(policy.v_head, state, head);
+            var kitHead = Path.Combine(folder, ValueHeadFile);
+            if (File.Exists(kitHead)) LoadValueHeadFrom(policy, kitHead);
+            else if (inWeights.Count > 0) LoadValueHead(policy, inWeights, weightsFile);
+            else if (TrlHeadFile(folder, weightsFile) is { } trlFile) LoadValueHeadFrom(policy, trlFile);
         }
+        finally { foreach (var t in inWeights.Values) t.Dispose(); }
         if (device is not null && device.type != DeviceType.CPU) policy.to(device);
         return policy;
+    }
+
+    /// <summary>TRL's value-head file of the folder when it is not the file the T5 came from and holds <c>v_head.*</c> keys.</summary>
+    static string? TrlHeadFile(string folder, string weightsFile)
+    {
+        foreach (var name in new[] { TrlValueHeadFile, TrlValueHeadFile + ".index.json" })
+        {
+            var path = Path.Combine(folder, name);
+            if (!File.Exists(path) || Path.GetFullPath(path) == Path.GetFullPath(weightsFile)) continue;
+            if (Checkpoints.CheckpointReader.TensorNames(path).Any(k => k.StartsWith(ValueHeadPrefix, StringComparison.Ordinal))) return path;
+        }
+        return null;
+    }
+
+    static void LoadValueHeadFrom(Seq2SeqLMWithValueHead policy, string file)
+    {
+        var state = Checkpoints.CheckpointReader.ReadStateDict(file);
+        try { LoadValueHead(policy, state, file); }
+        finally { foreach (var t in state.Values) t.Dispose(); }
+    }
+
+    /// <summary>Loads the <c>v_head.*</c> keys of <paramref name="state"/> (or, in the kit's own file, keys without the
+    /// prefix) strictly into the value head; other keys (the T5's, in a TRL file) are left alone.</summary>
+    static void LoadValueHead(Seq2SeqLMWithValueHead policy, Dictionary<string, Tensor> state, string source)
+    {
+        var prefixed = state.Where(kv => kv.Key.StartsWith(ValueHeadPrefix, StringComparison.Ordinal)).ToList();
+        var head = prefixed.Count > 0
+            ? prefixed.ToDictionary(kv => kv.Key[ValueHeadPrefix.Length..], kv => kv.Value)
+            : state;
+        Checkpoints.StateDictLoader.LoadInto(policy.v_head, head, source);
     }
 
     int ISeq2SeqLM.DecoderStartTokenId => Config.DecoderStartTokenId;

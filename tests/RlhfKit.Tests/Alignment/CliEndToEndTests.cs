@@ -16,7 +16,7 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
         using var capture = new StringWriter();
         Console.SetOut(capture);
         Console.SetError(capture);
-        try { return (await Commands.Build().Parse(args).InvokeAsync(), capture.ToString()); }
+        try { return (await Commands.InvokeAsync(args), capture.ToString()); }
         finally { Console.SetOut(stdout); Console.SetError(stderr); }
     }
 
