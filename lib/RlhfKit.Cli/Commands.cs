@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using RlhfKit.Alignment;
 using RlhfKit.Benchmarks;
 using RlhfKit.Data;
@@ -7,6 +8,7 @@ using RlhfKit.Evaluation;
 using RlhfKit.Generation;
 using RlhfKit.Hub;
 using RlhfKit.Loading;
+using RlhfKit.Rewards;
 using RlhfKit.Tokenization;
 
 namespace RlhfKit.Cli;
@@ -72,16 +74,38 @@ internal static class Commands
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", $"{config.Profile}-{DateTime.Now:yyyyMMdd-HHmmss}"));
             EnsureOfflineAssets(config);
 
-            using var run = await AlignmentRun.CreateAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar());
+            // Ctrl+C and SIGTERM (docker stop, timeout, schedulers) finish the current step and write a checkpoint; run the
+            // same command again to resume. A second signal ends the process at once.
+            using var stop = new CancellationTokenSource();
+            void Stop(string what)
+            {
+                Console.Error.WriteLine($"\n{what}: stopping after this step (checkpoint follows)...");
+                stop.Cancel();
+            }
+            Console.CancelKeyPress += (_, e) => { if (stop.IsCancellationRequested) return; e.Cancel = true; Stop("Ctrl+C"); };
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { if (stop.IsCancellationRequested) return; c.Cancel = true; Stop("SIGTERM"); });
+
+            AlignmentRun run;
+            try { run = await AlignmentRun.CreateAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar()); }
+            catch (RunFolderLockedException e)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                return FolderInUse;
+            }
+            using var owned = run;
             run.Warn = m => Console.Error.WriteLine("\nwarning: " + m);
             var bar = new ConsoleProgress("align");
             run.Progress += p => bar.Update(p.Step, p.TotalSteps,
                 $"step {p.Step}/{p.TotalSteps}  reward {Fmt(p.RewardMean)}  KL {Fmt(p.Kl)}  {p.Phase}  {(p.Remaining is TimeSpan r ? $"~{r:mm\\:ss} left" : "")}", force: p.Phase != "generating");
-            // Ctrl+C finishes the current step and writes a checkpoint; run the same command again to resume.
-            using var stop = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); Console.Error.WriteLine("\nstopping after this step (checkpoint follows)..."); };
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, cancellation);
-            run.Train(linked.Token);
+            try { run.Train(linked.Token); }
+            catch (CheckpointWriteException e)
+            {
+                Console.Error.WriteLine("\nerror: " + e.Message);
+                return CheckpointFailed;
+            }
+            if (!run.Finished && run.StopReason is null)
+                Console.Error.WriteLine($"Stopped at step {run.Trainer.StepCount} of {run.TotalSteps} (checkpoint {run.Checkpoints.Latest()?.Name}); run the same command again to resume.");
 
             EvaluationResult? evaluation = null;
             if (!parse.GetValue(noEval) && run.Finished)
@@ -110,16 +134,33 @@ internal static class Commands
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
+            // Arguments first: nothing loads or builds before they are known to be usable.
             var config = Profile(parse);
-            if (parse.GetValue(articles) is int n) config = config with { EvalArticles = n };
-            EnsureOfflineAssets(config);
+            if (parse.GetValue(articles) is int n)
+            {
+                if (n < 1) return Usage($"--articles must be at least 1 (got {n}).");
+                config = config with { EvalArticles = n };
+            }
             var outDir = Path.GetFullPath(parse.GetValue(run)!);
-            if (!RunCheckpoints.Exists(outDir))
-                throw new DirectoryNotFoundException($"{outDir} holds no checkpoint (checkpoints/latest.json); run 'align --out {outDir}' first.");
-            using var loaded = await AlignmentRun.CreateAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar());
-            var evaluation = loaded.Evaluate(log: Console.Error.WriteLine);
+            if (!Directory.Exists(outDir)) return Usage($"The run folder {outDir} does not exist.");
+            if (!RunCheckpoints.Exists(outDir)) return Usage($"{outDir} holds no checkpoint (checkpoints/latest.json or a step-* folder); run 'align --out {outDir}' first.");
+            config.Validate();
+            EnsureOfflineAssets(config);
+
+            // Evaluation only reads the run (RunSnapshot): stats.jsonl, stats.csv and temporaries stay as they are. It
+            // writes its report only while holding the run folder's lock; while align holds it, it prints and writes nothing.
+            RunFolderLock? writer = null;
+            try { writer = RunFolderLock.Acquire(outDir, "evaluate", Console.Error.WriteLine); }
+            catch (RunFolderLockedException e)
+            {
+                Console.Error.WriteLine($"note: {e.Folder} is in use by {e.HolderText}: evaluating its latest checkpoint read-only, without writing the report.");
+            }
+            using var held = writer;
+            using var snapshot = await RunSnapshot.OpenAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar());
+            var evaluation = snapshot.Evaluate(log: Console.Error.WriteLine);
             PrintSummary(evaluation);
-            foreach (var f in RunOutputs.Save(outDir, loaded.Log, evaluation)) Console.WriteLine($"Wrote {f}");
+            if (writer is null) return 0;
+            foreach (var f in RunOutputs.Save(outDir, snapshot.Log, evaluation)) Console.WriteLine($"Wrote {f}");
             return 0;
         });
         return cmd;
@@ -137,7 +178,15 @@ internal static class Commands
             var config = Profile(parse);
             EnsureOfflineAssets(config);
             var input = parse.GetValue(texts) is { Length: > 0 } given ? given : ["hello", "I love you!", "I hate you"];
+            if (EmptyText(input) is { } empty) return Usage(empty);
             var reward = await ProfileLoader.RewardAsync(config, download: DownloadBar());
+            foreach (var member in reward.Members.OfType<ClassifierLogitReward>())
+            {
+                var pipeline = member.Pipeline;
+                for (int i = 0; i < input.Length; i++)
+                    if (pipeline.Tokenizer.Encode(input[i], addSpecialTokens: true).Count is var tokens && tokens > pipeline.MaxTokens)
+                        Console.Error.WriteLine($"warning: text {i + 1} ({input[i].Length:N0} characters) is {tokens:N0} tokens; the {member.Name} classifier reads only the first {pipeline.MaxTokens} (the rest is cut off).");
+            }
             var scores = reward.Score(input);
             Console.WriteLine(string.Join("\t", new[] { "text" }.Concat(scores.Components.Keys).Append("total")));
             for (int i = 0; i < input.Length; i++)
@@ -158,11 +207,19 @@ internal static class Commands
         cmd.SetAction(async (parse, cancellation) =>
         {
             var config = Profile(parse); // generation needs no reward: the offline classifiers are not built here
+            var given = parse.GetValue(texts) ?? [];
+            if (EmptyText(given) is { } empty) return Usage(empty);
+            if (given.Length == 0 && parse.GetValue(count) < 1) return Usage($"--articles must be at least 1 (got {parse.GetValue(count)}).");
+            if (parse.GetValue(policy) is { } named && (named.StartsWith('.') || Path.IsPathRooted(named)) && !Directory.Exists(named))
+                return Usage($"The policy folder {Path.GetFullPath(named)} does not exist.");
             var policyFiles = await ProfileLoader.PolicyAsync(config, download: DownloadBar(), policy: parse.GetValue(policy));
             var device = ProfileLoader.Device(config.Device);
             var model = AutoModel.T5FromPretrained(policyFiles.Folder, device);
-            var articles = parse.GetValue(texts) is { Length: > 0 } given ? given.ToList()
+            var articles = given.Length > 0 ? given.ToList()
                 : (await ProfileLoader.ArticlesAsync(config, "test")).Take(parse.GetValue(count)).Select(a => a.Text).ToList();
+            for (int i = 0; i < articles.Count; i++)
+                if (policyFiles.Tokenizer.Encode(NewsDataset.Prompt(articles[i]), addSpecialTokens: true).Count is var tokens && tokens > config.MaxPromptTokens)
+                    Console.Error.WriteLine($"warning: article {i + 1} ({articles[i].Length:N0} characters) is {tokens:N0} tokens with its prompt; the policy reads only the first {config.MaxPromptTokens} (the rest is cut off).");
             var generation = parse.GetValue(sample) ? config.Generation with { Seed = 0 } : new GenerationConfig { MaxNewTokens = config.Generation.MaxNewTokens };
             var queries = PromptedBatch.Queries(articles, policyFiles.Tokenizer, config.MaxPromptTokens);
             using var output = Seq2SeqGenerator.Generate(model, queries, generation, device);
@@ -258,6 +315,24 @@ internal static class Commands
         Console.WriteLine($"{"metric",-16}{"base",10}{"aligned",10}{"gain",10}{"95% CI of gain",26}{"rel.",9}");
         foreach (var m in evaluation.Summary)
             Console.WriteLine($"{m.Metric,-16}{m.BaseMean,10:F4}{m.AlignedMean,10:F4}{m.DiffMean,10:F4}{$"[{m.DiffCiLow:F4}, {m.DiffCiHigh:F4}]",26}{(double.IsNaN(m.RelativeGainPercent) ? "" : $"{m.RelativeGainPercent:F1}%"),9}");
+    }
+
+    /// <summary>Exit codes besides 0 (done) and 1 (an error): 2 a bad argument, 3 stopped before the end (Ctrl+C,
+    /// SIGTERM; resumable), 4 the run folder is in use by another process, 5 a checkpoint could not be written.</summary>
+    const int BadArgument = 2, FolderInUse = 4, CheckpointFailed = 5;
+
+    static int Usage(string message)
+    {
+        Console.Error.WriteLine("error: " + message);
+        return BadArgument;
+    }
+
+    /// <summary>A message naming the first empty (or blank) text, or null when every text has content.</summary>
+    static string? EmptyText(IReadOnlyList<string> texts)
+    {
+        for (int i = 0; i < texts.Count; i++)
+            if (string.IsNullOrWhiteSpace(texts[i])) return $"text {i + 1} of {texts.Count} is empty; give each text some words (or none at all for the defaults).";
+        return null;
     }
 
     static string Fmt(double? x) => x is double v ? v.ToString("F3", CultureInfo.InvariantCulture) : "-";
