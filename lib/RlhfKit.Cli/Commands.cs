@@ -60,16 +60,18 @@ internal static class Commands
         var output = new Option<string?>("--out", "-o") { Description = "Output folder (default runs/<profile>-<time>). An existing run folder resumes from its last checkpoint." };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after this many PPO steps." };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the final evaluation." };
+        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every N steps (default: the profile's)." };
         var dtype = new Option<string?>("--dtype") { Description = "Compute type of rollouts and reward scoring: float32 (default), bfloat16 or float16 (for CUDA; the PPO update stays float32)." };
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
-            ProfileOption, DeviceOption, output, maxSteps, noEval, dtype,
+            ProfileOption, DeviceOption, output, maxSteps, noEval, dtype, checkpointEvery,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
             var config = Profile(parse);
             if (parse.GetValue(maxSteps) is int steps) config = config with { MaxSteps = steps };
             if (parse.GetValue(dtype) is string type) config = config with { InferenceDType = type };
+            if (parse.GetValue(checkpointEvery) is int every) config = config with { CheckpointEvery = every };
             config.Validate(); // names a bad --dtype before anything loads
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", $"{config.Profile}-{DateTime.Now:yyyyMMdd-HHmmss}"));
             EnsureOfflineAssets(config);
@@ -138,7 +140,7 @@ internal static class Commands
             var config = Profile(parse);
             if (parse.GetValue(articles) is int n)
             {
-                if (n < 1) return Usage($"--articles must be at least 1 (got {n}).");
+                if (n < 2) return Usage($"--articles must be at least 2, for a confidence interval (got {n}).");
                 config = config with { EvalArticles = n };
             }
             var outDir = Path.GetFullPath(parse.GetValue(run)!);

@@ -95,7 +95,10 @@ public sealed class RunCheckpoints
         }
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true); // not the latest (see above): an orphan of a crash
         Directory.Move(temp, final);
-        AtomicFile.WriteAllText(Path.Combine(Folder, LatestFile), new JsonObject { ["folder"] = name, ["step"] = step }.ToJsonString());
+        // A full disk can still refuse latest.json's few bytes: it then keeps naming the previous checkpoint, and the new
+        // folder is an orphan the next save prunes.
+        try { AtomicFile.WriteAllText(Path.Combine(Folder, LatestFile), new JsonObject { ["folder"] = name, ["step"] = step }.ToJsonString()); }
+        catch (IOException e) { throw WriteFailed(name, temp, latest, e); }
         // Keep the two newest checkpoints: this one and the one before it; anything else (older ones, orphans of a crash) goes.
         foreach (var old in Directory.GetDirectories(Folder, "step-*"))
         {

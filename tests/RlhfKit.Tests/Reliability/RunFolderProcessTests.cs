@@ -13,8 +13,9 @@ public sealed class RunFolderProcessTests(TinyOfflineAssets assets)
 {
     const string Align = "align", Offline = "offline";
 
-    CliProcess StartAlign(string dir, int maxSteps) =>
-        CliProcess.Start(assets.Directory, Align, "--profile", Offline, "--out", dir, "--max-steps", maxSteps.ToString(), "--no-eval");
+    CliProcess StartAlign(string dir, int maxSteps, int checkpointEvery = 10) =>
+        CliProcess.Start(assets.Directory, Align, "--profile", Offline, "--out", dir, "--max-steps", maxSteps.ToString(), "--no-eval",
+            "--checkpoint-every", checkpointEvery.ToString());
 
     static void AssertStepsOnceInOrder(int[] steps, int last, string file) =>
         Assert.True(steps.SequenceEqual(Enumerable.Range(1, last)), $"{file}: expected steps 1..{last} once each, got [{string.Join(", ", steps)}]");
@@ -82,9 +83,9 @@ public sealed class RunFolderProcessTests(TinyOfflineAssets assets)
     {
         var dir = assets.NewRunFolder();
         int checkpointed;
-        using (var align = StartAlign(dir, 100_000))
+        using (var align = StartAlign(dir, 100_000, checkpointEvery: 3))
         {
-            // The offline profile checkpoints every 10 steps: kill -9 once rows past the first checkpoint exist.
+            // A checkpoint every 3 steps: kill -9 once rows past a checkpoint exist.
             align.WaitUntil(() => CliProcess.LatestStep(dir) is int s && CliProcess.JsonlSteps(dir).Length > s, 300, "a row after a checkpoint");
             align.Kill();
             checkpointed = CliProcess.LatestStep(dir)!.Value;
@@ -104,7 +105,7 @@ public sealed class RunFolderProcessTests(TinyOfflineAssets assets)
     public void EvaluateOnlyReadsARunThatAlignIsWriting()
     {
         var dir = assets.NewRunFolder();
-        using var align = StartAlign(dir, 100_000);
+        using var align = StartAlign(dir, 100_000, checkpointEvery: 2);
         align.WaitUntil(() => CliProcess.LatestStep(dir) is int s && CliProcess.JsonlSteps(dir).Length > s, 300, "a row after a checkpoint");
         // A checkpoint the live run is building (its pid in the name): evaluation must not delete it.
         var building = Path.Combine(dir, "checkpoints", $".step-999999.{align.Id}.tmp");
@@ -158,7 +159,7 @@ public sealed class RunFolderProcessTests(TinyOfflineAssets assets)
         var run = assets.NewRunFolder();
         (code, output) = CliProcess.Run(empty, 60, "evaluate", "--profile", Offline, "--run", run, "--articles", "0");
         Assert.Equal(2, code);
-        Assert.Contains("--articles must be at least 1 (got 0)", output);
+        Assert.Contains("--articles must be at least 2, for a confidence interval (got 0)", output);
 
         (code, output) = CliProcess.Run(empty, 60, "generate", "--profile", Offline, "a real article", " ");
         Assert.Equal(2, code);
