@@ -7,7 +7,8 @@ namespace RlhfKit.Alignment;
 /// <summary>Another process holds the run folder: <see cref="Exception.Message"/> is one line naming the folder and the
 /// holder (process id, host, since when, what it runs).</summary>
 public sealed class RunFolderLockedException(string folder, RunFolderLock.Holder? holder, string holderText)
-    : IOException($"The run folder {folder} is in use by {holderText}; wait for it to finish or stop it, or choose another --out folder.")
+    : IOException($"The run folder {folder} is in use by {holderText}; wait for it to finish or stop it (a notebook kernel holds its run " +
+        "until the run is disposed or the kernel restarts), or choose another run folder.")
 {
     public string Folder { get; } = folder;
     /// <summary>Who holds it, as it recorded itself (null when it had not written its record yet).</summary>
