@@ -11,8 +11,12 @@ public static class ExitCodes
     public const int Internal = 70;
     /// <summary>Bad options or arguments (unknown option, unknown profile, a value <c>Validate()</c> refuses).</summary>
     public const int Usage = 2;
-    /// <summary><c>align</c> stopped before its last step (Ctrl+C or a KL stop) after writing a checkpoint.</summary>
+    /// <summary><c>align</c> stopped before its last step (Ctrl+C, SIGTERM or a KL stop) after writing a checkpoint; run it again to resume.</summary>
     public const int Unfinished = 3;
+    /// <summary>The run folder is in use by another process (its lock names the holder).</summary>
+    public const int FolderInUse = 4;
+    /// <summary>A checkpoint could not be written (the previous one is kept; the message says how much space is needed).</summary>
+    public const int CheckpointFailed = 5;
     /// <summary>A file is damaged, truncated, of an unsupported form, or does not fit the model (config vs weights).</summary>
     public const int BadData = 65;
     /// <summary>A file or folder that is needed does not exist.</summary>

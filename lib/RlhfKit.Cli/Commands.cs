@@ -1,12 +1,15 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using RlhfKit.Alignment;
 using RlhfKit.Benchmarks;
 using RlhfKit.Data;
 using RlhfKit.Evaluation;
 using RlhfKit.Generation;
 using RlhfKit.Hub;
+using RlhfKit.Loading;
 using RlhfKit.Ppo;
+using RlhfKit.Rewards;
 using RlhfKit.Tokenization;
 
 namespace RlhfKit.Cli;
@@ -116,11 +119,12 @@ internal static class Commands
         var output = new Option<string?>("--out", "-o") { Description = "Output folder (default runs/<profile>-<time>). An existing run folder resumes from its last checkpoint." };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after this many PPO steps." };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the final evaluation." };
+        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every N steps (default: the profile's)." };
         var noKl = new Option<bool>("--no-kl") { Description = "Train without the KL penalty (coefficient 0, not adapted): the lesson's reward-hacking run. The KL is still measured." };
         var dtype = new Option<string?>("--dtype") { Description = "Compute type of rollouts and reward scoring: float32 (default) or bfloat16 (for CUDA; the PPO update stays float32; float16 is refused: T5 overflows it)." };
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
-            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, dtype, noKl,
+            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, dtype, noKl, checkpointEvery,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
@@ -128,20 +132,43 @@ internal static class Commands
             if (parse.GetValue(maxSteps) is int steps) config = config with { MaxSteps = steps };
             if (parse.GetValue(dtype) is string type) config = config with { InferenceDType = type };
             if (parse.GetValue(noKl)) config = config.WithoutKlPenalty();
+            if (parse.GetValue(checkpointEvery) is int every) config = config with { CheckpointEvery = every };
             config.Validate(); // names a bad --dtype before anything loads
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", $"{config.Profile}-{DateTime.Now:yyyyMMdd-HHmmss}"));
             EnsureOfflineAssets(config, parse);
 
-            using var run = await AlignmentRun.CreateAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar());
+            // Ctrl+C and SIGTERM (docker stop, timeout, schedulers) finish the current step and write a checkpoint; run the
+            // same command again to resume. A second signal ends the process at once.
+            using var stop = new CancellationTokenSource();
+            void Stop(string what)
+            {
+                Console.Error.WriteLine($"\n{what}: stopping after this step (checkpoint follows)...");
+                stop.Cancel();
+            }
+            Console.CancelKeyPress += (_, e) => { if (stop.IsCancellationRequested) return; e.Cancel = true; Stop("Ctrl+C"); };
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { if (stop.IsCancellationRequested) return; c.Cancel = true; Stop("SIGTERM"); });
+
+            AlignmentRun run;
+            try { run = await AlignmentRun.CreateAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar()); }
+            catch (RunFolderLockedException e)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                return ExitCodes.FolderInUse;
+            }
+            using var owned = run;
             run.Warn = m => Console.Error.WriteLine("\nwarning: " + m);
             var bar = new ConsoleProgress("align");
             run.Progress += p => bar.Update(p.Step, p.TotalSteps,
                 $"step {p.Step}/{p.TotalSteps}  reward {Fmt(p.RewardMean)}  KL {Fmt(p.Kl)}  {p.Phase}  {(p.Remaining is TimeSpan r ? $"~{r:mm\\:ss} left" : "")}", force: p.Phase != "generating");
-            // Ctrl+C finishes the current step and writes a checkpoint; run the same command again to resume.
-            using var stop = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); Console.Error.WriteLine("\nstopping after this step (checkpoint follows)..."); };
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, cancellation);
-            run.Train(linked.Token);
+            try { run.Train(linked.Token); }
+            catch (CheckpointWriteException e)
+            {
+                Console.Error.WriteLine("\nerror: " + e.Message);
+                return ExitCodes.CheckpointFailed;
+            }
+            if (!run.Finished && run.StopReason is null)
+                Console.Error.WriteLine($"Stopped at step {run.Trainer.StepCount} of {run.TotalSteps} (checkpoint {run.Checkpoints.Latest()?.Name}); run the same command again to resume.");
 
             EvaluationResult? evaluation = null;
             if (!parse.GetValue(noEval) && run.Finished)
@@ -170,19 +197,34 @@ internal static class Commands
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
-            // Arguments first: nothing is built or loaded for a command that cannot run.
+            // Arguments first: nothing loads or builds before they are known to be usable.
             var config = Profile(parse);
-            if (parse.GetValue(articles) is int n) config = config with { EvalArticles = n };
+            if (parse.GetValue(articles) is int n)
+            {
+                if (n < 2) return Usage($"--articles must be at least 2, for a confidence interval (got {n}).");
+                config = config with { EvalArticles = n };
+            }
+            var outDir = Path.GetFullPath(parse.GetValue(run)!);
+            if (!Directory.Exists(outDir)) return Usage($"The run folder {outDir} does not exist.");
+            if (!RunCheckpoints.Exists(outDir)) return Usage($"{outDir} holds no checkpoint (checkpoints/latest.json or a step-* folder); run 'align --out {outDir}' first.");
             config.Validate();
             ProfileLoader.Device(config.Device);
-            var outDir = Path.GetFullPath(parse.GetValue(run)!);
-            if (!RunCheckpoints.Exists(outDir))
-                throw new DirectoryNotFoundException($"{outDir} holds no checkpoint (checkpoints/latest.json); run 'align --out {outDir}' first.");
             EnsureOfflineAssets(config, parse);
-            using var loaded = await AlignmentRun.CreateAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar());
-            var evaluation = loaded.Evaluate(log: Console.Error.WriteLine);
+
+            // Evaluation only reads the run (RunSnapshot): stats.jsonl, stats.csv and temporaries stay as they are. It
+            // writes its report only while holding the run folder's lock; while align holds it, it prints and writes nothing.
+            RunFolderLock? writer = null;
+            try { writer = RunFolderLock.Acquire(outDir, "evaluate", Console.Error.WriteLine); }
+            catch (RunFolderLockedException e)
+            {
+                Console.Error.WriteLine($"note: {e.Folder} is in use by {e.HolderText}: evaluating its latest checkpoint read-only, without writing the report.");
+            }
+            using var held = writer;
+            using var snapshot = await RunSnapshot.OpenAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar());
+            var evaluation = snapshot.Evaluate(log: Console.Error.WriteLine);
             PrintSummary(evaluation);
-            foreach (var f in RunOutputs.Save(outDir, loaded.Log, evaluation)) Console.WriteLine($"Wrote {f}");
+            if (writer is null) return 0;
+            foreach (var f in RunOutputs.Save(outDir, snapshot.Log, evaluation)) Console.WriteLine($"Wrote {f}");
             return 0;
         });
         return cmd;
@@ -201,7 +243,15 @@ internal static class Commands
             config.Validate();
             EnsureOfflineAssets(config, parse, policy: false); // scoring needs the classifiers only, no policy
             var input = parse.GetValue(texts) is { Length: > 0 } given ? given : ["hello", "I love you!", "I hate you"];
+            if (EmptyText(input) is { } empty) return Usage(empty);
             var reward = await ProfileLoader.RewardAsync(config, download: DownloadBar());
+            foreach (var member in reward.Members.OfType<ClassifierLogitReward>())
+            {
+                var pipeline = member.Pipeline;
+                for (int i = 0; i < input.Length; i++)
+                    if (pipeline.Tokenizer.Encode(input[i], addSpecialTokens: true).Count is var tokens && tokens > pipeline.MaxTokens)
+                        Console.Error.WriteLine($"warning: text {i + 1} ({input[i].Length:N0} characters) is {tokens:N0} tokens; the {member.Name} classifier reads only the first {pipeline.MaxTokens} (the rest is cut off).");
+            }
             var scores = reward.Score(input);
             Console.WriteLine(string.Join("\t", new[] { "text" }.Concat(scores.Components.Keys).Append("total")));
             for (int i = 0; i < input.Length; i++)
@@ -222,13 +272,20 @@ internal static class Commands
         cmd.SetAction(async (parse, cancellation) =>
         {
             var config = Profile(parse); // generation needs no reward: the offline classifiers are not built here
-            if (parse.GetValue(count) < 1) throw new ArgumentException($"--articles must be at least 1 (got {parse.GetValue(count)}).");
-            var device = ProfileLoader.Device(config.Device);
+            var given = parse.GetValue(texts) ?? [];
+            if (EmptyText(given) is { } empty) return Usage(empty);
+            if (given.Length == 0 && parse.GetValue(count) < 1) return Usage($"--articles must be at least 1 (got {parse.GetValue(count)}).");
+            if (parse.GetValue(policy) is { } named && (named.StartsWith('.') || Path.IsPathRooted(named)) && !Directory.Exists(named))
+                return Usage($"The policy folder {Path.GetFullPath(named)} does not exist.");
             var policyFiles = await ProfileLoader.PolicyAsync(config, download: DownloadBar(), policy: parse.GetValue(policy));
+            var device = ProfileLoader.Device(config.Device);
             // Through the value-head loader, so a PPO checkpoint (the kit's or TRL's, v_head.* beside the T5) works too.
             var model = Seq2SeqLMWithValueHead.FromPretrained(policyFiles.Folder, device).pretrained_model;
-            var articles = parse.GetValue(texts) is { Length: > 0 } given ? given.ToList()
+            var articles = given.Length > 0 ? given.ToList()
                 : (await ProfileLoader.ArticlesAsync(config, "test")).Take(parse.GetValue(count)).Select(a => a.Text).ToList();
+            for (int i = 0; i < articles.Count; i++)
+                if (policyFiles.Tokenizer.Encode(NewsDataset.Prompt(articles[i]), addSpecialTokens: true).Count is var tokens && tokens > config.MaxPromptTokens)
+                    Console.Error.WriteLine($"warning: article {i + 1} ({articles[i].Length:N0} characters) is {tokens:N0} tokens with its prompt; the policy reads only the first {config.MaxPromptTokens} (the rest is cut off).");
             var generation = parse.GetValue(sample) ? config.Generation with { Seed = 0 } : new GenerationConfig { MaxNewTokens = config.Generation.MaxNewTokens };
             var queries = PromptedBatch.Queries(articles, policyFiles.Tokenizer, config.MaxPromptTokens);
             using var output = Seq2SeqGenerator.Generate(model, queries, generation, device);
@@ -324,6 +381,20 @@ internal static class Commands
         Console.WriteLine($"{"metric",-16}{"base",10}{"aligned",10}{"gain",10}{"95% CI of gain",26}{"rel.",9}");
         foreach (var m in evaluation.Summary)
             Console.WriteLine($"{m.Metric,-16}{m.BaseMean,10:F4}{m.AlignedMean,10:F4}{m.DiffMean,10:F4}{$"[{m.DiffCiLow:F4}, {m.DiffCiHigh:F4}]",26}{(double.IsNaN(m.RelativeGainPercent) ? "" : $"{m.RelativeGainPercent:F1}%"),9}");
+    }
+
+    static int Usage(string message)
+    {
+        Console.Error.WriteLine("error: " + message);
+        return ExitCodes.Usage;
+    }
+
+    /// <summary>A message naming the first empty (or blank) text, or null when every text has content.</summary>
+    static string? EmptyText(IReadOnlyList<string> texts)
+    {
+        for (int i = 0; i < texts.Count; i++)
+            if (string.IsNullOrWhiteSpace(texts[i])) return $"text {i + 1} of {texts.Count} is empty; give each text some words (or none at all for the defaults).";
+        return null;
     }
 
     static string Fmt(double? x) => x is double v ? v.ToString("F3", CultureInfo.InvariantCulture) : "-";

@@ -48,6 +48,9 @@ public sealed class AlignmentRun : IDisposable
     (int Step, RunPosition Position)? _checkpointed;
     Stopwatch _clock = new();
     int _startStep;
+    TimeLeftEstimate _pace = new();
+    TimeSpan _lastCommit;
+    RunFolderLock? _lock;
 
     AlignmentRun(AlignmentConfig config, string outputDir, PpoTrainer trainer, IHfTokenizer tokenizer, CompositeReward reward,
         NewsDataset train, NewsDataset eval, IReadOnlyDictionary<string, byte[]> tokenizerFiles)
@@ -85,12 +88,39 @@ public sealed class AlignmentRun : IDisposable
     public Action<string>? Warn { get; set; }
 
     /// <summary>Loads the policy, its tokenizer, the reward classifiers and the data named by <paramref name="config"/>
-    /// (<see cref="ProfileLoader"/>), and resumes from the last checkpoint in <paramref name="outputDir"/> if there is one.</summary>
+    /// (<see cref="ProfileLoader"/>), and resumes from the last checkpoint in <paramref name="outputDir"/> if there is one.
+    /// The run holds the folder's <see cref="RunFolderLock"/> until it is disposed: another process on the same folder
+    /// gets <see cref="RunFolderLockedException"/> at once, before anything loads. Temporaries that dead writers left
+    /// (checkpoint folders, <see cref="AtomicFile"/> temp files) are removed; a live process's are not touched.</summary>
     public static async Task<AlignmentRun> CreateAsync(AlignmentConfig config, string outputDir, HubClient? hub = null,
         Action<string>? status = null, IProgress<HubDownloadProgress>? download = null)
     {
         config.Validate();
-        Directory.CreateDirectory(outputDir);
+        var folderLock = RunFolderLock.Acquire(outputDir, CommandLine(), status);
+        try
+        {
+            var run = await CreateLockedAsync(config, outputDir, folderLock, hub, status, download);
+            run._lock = folderLock;
+            return run;
+        }
+        catch
+        {
+            folderLock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>This process's command line, as the lock records it (shortened).</summary>
+    static string CommandLine()
+    {
+        var args = Environment.GetCommandLineArgs();
+        var text = string.Join(' ', args.Select((a, i) => i == 0 ? Path.GetFileName(a) : a));
+        return text.Length > 200 ? text[..200] + "..." : text;
+    }
+
+    static async Task<AlignmentRun> CreateLockedAsync(AlignmentConfig config, string outputDir, RunFolderLock folderLock, HubClient? hub,
+        Action<string>? status, IProgress<HubDownloadProgress>? download)
+    {
         var device = ProfileLoader.Device(config.Device);
         status?.Invoke($"Loading the policy {config.Policy}");
         var policyFiles = await ProfileLoader.PolicyAsync(config, hub, download);
@@ -99,7 +129,9 @@ public sealed class AlignmentRun : IDisposable
         var (train, eval) = await ProfileLoader.TrainAndEvalAsync(config, hub);
 
         var checkpoints = new RunCheckpoints(outputDir);
-        checkpoints.RemoveTemporary();
+        checkpoints.RemoveTemporary(includeOwn: folderLock.Fresh);
+        DeadWriters.RemoveTempFiles(outputDir, includeOwn: folderLock.Fresh);
+        DeadWriters.RemoveTempFiles(Path.Combine(outputDir, "charts"), includeOwn: folderLock.Fresh);
         var latest = checkpoints.Latest();
         manual_seed(config.Ppo.Seed); // module construction draws from the global generator (the weights are then loaded)
         var reference = AutoModel.T5FromPretrained(policyFiles.Folder, device);
@@ -138,6 +170,8 @@ public sealed class AlignmentRun : IDisposable
     {
         _clock = Stopwatch.StartNew();
         _startStep = Trainer.StepCount;
+        _pace = new TimeLeftEstimate();
+        _lastCommit = TimeSpan.Zero;
         _stopRequested = false;
         StopReason = null;
         foreach (var (epoch, index, articles) in TrainData.EpochBatches(Config.Ppo.BatchSize, Config.Epochs, Config.Ppo.Seed, _position.Epoch, _position.NextBatch))
@@ -218,6 +252,9 @@ public sealed class AlignmentRun : IDisposable
     {
         _position = _pending ?? throw new InvalidOperationException($"Batch {batch.Index} of epoch {batch.Epoch} was not handed out by Batches().");
         _pending = null;
+        var now = _clock.Elapsed;
+        _pace.Add(now - _lastCommit);
+        _lastCommit = now;
     }
 
     bool KlRanAway(StepLog log)
@@ -233,8 +270,9 @@ public sealed class AlignmentRun : IDisposable
 
     void Report(int epoch, string phase)
     {
-        int done = Trainer.StepCount - _startStep;
-        TimeSpan? remaining = done > 0 ? _clock.Elapsed / done * (TotalSteps - Trainer.StepCount) : null;
+        // Smoothed over recent steps and hidden until a few have run (TimeLeftEstimate): the console bar and the
+        // notebook's ProgressView both show this value.
+        TimeSpan? remaining = phase is "done" ? TimeSpan.Zero : _pace.Remaining(TotalSteps - Trainer.StepCount);
         var last = Log.Count > 0 ? Log[^1] : null;
         Progress?.Invoke(new RunProgress(Trainer.StepCount, TotalSteps, epoch, _clock.Elapsed, remaining,
             last?.Stats["env/reward_mean"], last?.Stats["objective/kl"], phase));
@@ -270,15 +308,19 @@ public sealed class AlignmentRun : IDisposable
 
     /// <summary>Base (the frozen reference) against the aligned policy on the held-out articles, with the same seeded
     /// decoding for both.</summary>
-    public Evaluation.EvaluationResult Evaluate(int batchSize = 8, Action<string>? log = null)
+    public Evaluation.EvaluationResult Evaluate(int batchSize = 8, Action<string>? log = null) =>
+        EvaluatePolicies(Config, Reference, Policy.pretrained_model, Tokenizer, Reward, EvalData, batchSize, log);
+
+    internal static Evaluation.EvaluationResult EvaluatePolicies(AlignmentConfig config, T5ForConditionalGeneration reference,
+        T5ForConditionalGeneration aligned, IHfTokenizer tokenizer, CompositeReward reward, NewsDataset evalData, int batchSize, Action<string>? log)
     {
-        var evaluator = new Evaluation.PolicyEvaluator(Reference, Policy, Tokenizer, Reward)
+        var evaluator = new Evaluation.PolicyEvaluator(reference, aligned, tokenizer, reward)
         {
-            MaxInputLength = Config.MaxPromptTokens,
+            MaxInputLength = config.MaxPromptTokens,
             Log = log,
         };
-        var articles = EvalData.Select(a => new Evaluation.Article(a.Id, a.Text)).ToList();
-        return evaluator.Evaluate(articles, Config.Generation with { Seed = Config.Generation.Seed ?? 1234 }, batchSize);
+        var articles = evalData.Select(a => new Evaluation.Article(a.Id, a.Text)).ToList();
+        return evaluator.Evaluate(articles, config.Generation with { Seed = config.Generation.Seed ?? 1234 }, batchSize);
     }
 
     /// <summary>
@@ -299,5 +341,11 @@ public sealed class AlignmentRun : IDisposable
             tokenizer: Tokenizer, confidenceLevel: evaluation.ConfidenceLevel);
     }
 
-    public void Dispose() => Trainer.Dispose();
+    /// <summary>Frees the models and releases the run folder's lock.</summary>
+    public void Dispose()
+    {
+        Trainer.Dispose();
+        _lock?.Dispose();
+        _lock = null;
+    }
 }

@@ -40,17 +40,33 @@ public sealed class RunCheckpoints
     /// <summary>The full path of checkpoint <paramref name="name"/>.</summary>
     public string PathOf(string name) => Path.Combine(Folder, name);
 
-    /// <summary>Removes temporary checkpoint folders a crash left behind (<c>.step-*.tmp</c>).</summary>
-    public void RemoveTemporary()
+    /// <summary>Removes what writers that died left in <c>checkpoints/</c>: temporary checkpoint folders
+    /// (<c>.step-N.{pid}.tmp</c>) and temp files of <c>latest.json</c> (<c>.latest.json.{pid}.{guid}.tmp</c>) whose
+    /// process no longer runs; this process's own too when <paramref name="includeOwn"/> (it just took the run
+    /// folder's lock, so it has nothing in flight). A live process's temporaries are left alone.</summary>
+    public void RemoveTemporary(bool includeOwn = false)
     {
         if (!Directory.Exists(Folder)) return;
         foreach (var temp in Directory.GetDirectories(Folder, ".step-*.tmp"))
         {
+            var parts = Path.GetFileName(temp).Split('.');
+            // .step-N[-rK].{pid}.tmp: a name without a pid is not one the kit writes; leave it.
+            if (parts.Length < 4 || !int.TryParse(parts[^2], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ||
+                !DeadWriters.IsOrphan(pid, includeOwn))
+                continue;
             try { Directory.Delete(temp, recursive: true); }
-            catch (IOException) { } // another process may still be writing it
+            catch (IOException) { }
             catch (UnauthorizedAccessException) { }
         }
+        DeadWriters.RemoveTempFiles(Folder, includeOwn);
     }
+
+    /// <summary>Free bytes on the volume of a path (tests simulate a full disk with it).</summary>
+    internal Func<string, long> FreeSpace { get; set; } = Hub.HubOptions.FreeBytes;
+
+    /// <summary>Called with the temporary folder once the checkpoint's files are written, before the rename (tests
+    /// throw a simulated ENOSPC from it).</summary>
+    internal Action<string>? AfterWrite { get; set; }
 
     /// <summary>
     /// Writes policy, value head, optimiser moments and <paramref name="state"/> into <c>step-N</c> (a new name
@@ -66,8 +82,34 @@ public sealed class RunCheckpoints
         for (int k = 1; latest?.Name == name; k++) name = $"step-{step:D6}-r{k}";
         var final = PathOf(name);
         var temp = PathOf($".{name}.{Environment.ProcessId}.tmp");
-        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        Directory.CreateDirectory(temp);
+        try
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            Directory.CreateDirectory(temp);
+            WriteFiles(trainer, state, tokenizerFiles, profile, policy, temp, step);
+            AfterWrite?.Invoke(temp);
+        }
+        catch (IOException e)
+        {
+            throw WriteFailed(name, temp, latest, e);
+        }
+        if (Directory.Exists(final)) Directory.Delete(final, recursive: true); // not the latest (see above): an orphan of a crash
+        Directory.Move(temp, final);
+        // A full disk can still refuse latest.json's few bytes: it then keeps naming the previous checkpoint, and the new
+        // folder is an orphan the next save prunes.
+        try { AtomicFile.WriteAllText(Path.Combine(Folder, LatestFile), new JsonObject { ["folder"] = name, ["step"] = step }.ToJsonString()); }
+        catch (IOException e) { throw WriteFailed(name, temp, latest, e); }
+        // Keep the two newest checkpoints: this one and the one before it; anything else (older ones, orphans of a crash) goes.
+        foreach (var old in Directory.GetDirectories(Folder, "step-*"))
+        {
+            var oldName = Path.GetFileName(old);
+            if (oldName != name && oldName != latest?.Name) Directory.Delete(old, recursive: true);
+        }
+        return name;
+    }
+
+    void WriteFiles(PpoTrainer trainer, RunState state, IReadOnlyDictionary<string, byte[]> tokenizerFiles, string profile, string policy, string temp, int step)
+    {
         trainer.Policy.SavePretrained(temp, tokenizerFiles);
         trainer.SaveOptimizer(Path.Combine(temp, "optimizer.bin"));
         var run = new JsonObject
@@ -78,16 +120,31 @@ public sealed class RunCheckpoints
             ["kl_strikes"] = state.KlStrikes, ["profile"] = profile, ["policy"] = policy,
         };
         AtomicFile.WriteAllText(Path.Combine(temp, TrainerStateFile), run.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        if (Directory.Exists(final)) Directory.Delete(final, recursive: true); // not the latest (see above): an orphan of a crash
-        Directory.Move(temp, final);
-        AtomicFile.WriteAllText(Path.Combine(Folder, LatestFile), new JsonObject { ["folder"] = name, ["step"] = step }.ToJsonString());
-        // Keep the two newest checkpoints: this one and the one before it; anything else (older ones, orphans of a crash) goes.
-        foreach (var old in Directory.GetDirectories(Folder, "step-*"))
-        {
-            var oldName = Path.GetFileName(old);
-            if (oldName != name && oldName != latest?.Name) Directory.Delete(old, recursive: true);
-        }
-        return name;
+    }
+
+    /// <summary>A checkpoint could not be written (a full disk, most often): its half-written folder goes, the previous
+    /// checkpoint and <c>latest.json</c> stay as they were, and the error says how much space a checkpoint takes.</summary>
+    CheckpointWriteException WriteFailed(string name, string temp, (string Name, int Step)? previous, IOException e)
+    {
+        long partial = FolderSize(temp);
+        try { if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true); }
+        catch (IOException) { } catch (UnauthorizedAccessException) { }
+        long needed = previous is { } p ? FolderSize(PathOf(p.Name)) : partial;
+        long free = FreeSpace(Folder);
+        var kept = previous is { } q
+            ? $"The previous checkpoint {q.Name} (step {q.Step}) is intact and latest.json still names it; running the same command again resumes from it."
+            : "There is no earlier checkpoint: the run starts over when run again.";
+        return new CheckpointWriteException(PathOf(name), needed, free,
+            $"Could not write checkpoint {name} in {Folder}: {e.Message}. {kept} A checkpoint takes about {Mib(needed)}; the volume has {Mib(free)} free. " +
+            "Free some space (or choose an --out folder on a larger volume) before resuming.", e);
+    }
+
+    static string Mib(long bytes) => bytes == long.MaxValue ? "an unknown amount" : $"{bytes / (1024.0 * 1024):F1} MiB";
+
+    static long FolderSize(string folder)
+    {
+        try { return Directory.Exists(folder) ? new DirectoryInfo(folder).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) : 0; }
+        catch (IOException) { return 0; }
     }
 
     /// <summary>Reads checkpoint <paramref name="name"/>'s run state (<c>trainer_state.json</c>), naming the file and
@@ -152,4 +209,16 @@ public sealed class RunCheckpoints
         }
         return null;
     }
+}
+
+/// <summary>A checkpoint could not be written (a full disk, most often). The previous checkpoint stays the latest; the
+/// message names the folder, the space a checkpoint takes and the space free.</summary>
+public sealed class CheckpointWriteException(string checkpoint, long needed, long available, string message, Exception inner) : IOException(message, inner)
+{
+    /// <summary>The folder that could not be written.</summary>
+    public string Checkpoint { get; } = checkpoint;
+    /// <summary>About how many bytes a checkpoint takes (the previous one's size).</summary>
+    public long Needed { get; } = needed;
+    /// <summary>Free bytes on the volume when the write failed.</summary>
+    public long Available { get; } = available;
 }

@@ -47,6 +47,20 @@ public sealed class StatisticsLog
         AtomicFile.WriteAllText(JsonlPath, string.Concat(kept.Select(l => l + "\n")));
     }
 
+    /// <summary>The rows of <c>stats.jsonl</c> in <paramref name="outputDir"/> up to step <paramref name="lastStep"/>, each
+    /// once, without writing anything: for readers of a run (evaluation) that must leave a live run's files alone.</summary>
+    public static IReadOnlyList<StepLog> Read(string outputDir, int lastStep)
+    {
+        var rows = new List<StepLog>();
+        var path = Path.Combine(outputDir, "stats.jsonl");
+        if (!File.Exists(path)) return rows;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        while (reader.ReadLine() is { } line)
+            if (Parse(line) is { } row && row.Step <= lastStep && !rows.Any(r => r.Step == row.Step)) rows.Add(row);
+        return rows;
+    }
+
     /// <summary>Adds a step's row and appends it to <c>stats.jsonl</c> (non-finite values as null).</summary>
     public void Append(StepLog row)
     {

@@ -121,9 +121,12 @@ public sealed partial class HubClient : IDisposable
             throw;
         }
 
-        cache.WriteRef(revision, meta.Commit);
         var blob = cache.BlobPath(meta.Etag);
         var pointer = cache.PointerPath(meta.Commit, file);
+        // What writers killed mid-write left (temporaries named by their pid) goes; a live writer's stays.
+        DeadWriters.RemoveTempFiles(Path.GetDirectoryName(cache.RefPath(revision))!);
+        DeadWriters.RemoveTempFiles(Path.GetDirectoryName(pointer)!);
+        cache.WriteRef(revision, meta.Commit);
 
         await using (await RepoCache.LockAsync(cache.LockPath(meta.Etag), ct))
         {
@@ -177,6 +180,7 @@ public sealed partial class HubClient : IDisposable
         IProgress<HubDownloadProgress>? progress, CancellationToken ct)
     {
         var incomplete = cache.IncompletePath(meta.Etag);
+        CheckFreeSpace(repo, file, meta, incomplete);
         for (var attempt = 0; ; attempt++)
         {
             try
@@ -197,6 +201,23 @@ public sealed partial class HubClient : IDisposable
             throw Corrupt(repo, file, incomplete, "sha256", meta.Etag, sha);
         AtomicFile.Publish(incomplete, cache.BlobPath(meta.Etag));
     }
+
+    /// <summary>Refuses a download the cache's volume cannot hold: what is still missing (the announced size less the
+    /// partial file) plus 1 MiB must be free, so a full disk is named before the transfer rather than half-way.</summary>
+    void CheckFreeSpace(RepoRef repo, string file, FileMetadata meta, string incomplete)
+    {
+        long have = File.Exists(incomplete) ? new FileInfo(incomplete).Length : 0;
+        long needed = Math.Max(0, meta.Size - have) + (1 << 20);
+        long free = Options.FreeSpace(incomplete);
+        if (free >= needed) return;
+        throw new HubDiskSpaceException(repo, file, needed, free,
+            $"Not enough disk space to download '{file}' of {repo.Describe}: it is {Size(meta.Size)}" +
+            (have > 0 ? $" ({Size(have)} already in {incomplete})" : "") +
+            $", so {Size(needed)} must be free (1 MiB of margin included), and {Path.GetDirectoryName(incomplete)} has {Size(free)} free. " +
+            "Free some space, or point HF_HUB_CACHE at a larger volume, and run the download again.");
+    }
+
+    static string Size(long bytes) => bytes >= 1 << 20 ? $"{bytes / (double)(1 << 20):F1} MiB ({bytes:N0} bytes)" : $"{bytes:N0} bytes";
 
     /// <summary>One GET into <c>blobs/&lt;etag&gt;.incomplete</c>, continuing with a Range request when part of it is there.
     /// A break-off leaves the partial file for the next attempt.</summary>
@@ -227,9 +248,12 @@ public sealed partial class HubClient : IDisposable
         {
             using var stall = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var buffer = new byte[1 << 16];
+            // The stall rule: at least StallMinBytes in every StallWindow (the silence rule alone lets a trickle run forever).
+            var windowStart = clock.Elapsed;
+            var windowBytes = 0L;
             while (true)
             {
-                stall.CancelAfter(Options.Timeout); // a stalled connection counts as a network failure
+                stall.CancelAfter(Options.Timeout); // a silent connection counts as a network failure
                 var n = await body.ReadAsync(buffer, stall.Token);
                 if (n == 0) break;
                 if (have + n > meta.Size)
@@ -237,18 +261,41 @@ public sealed partial class HubClient : IDisposable
                     await output.DisposeAsync();
                     throw Corrupt(repo, file, incomplete, "size", meta.Size.ToString(), $"more than {meta.Size}");
                 }
-                await output.WriteAsync(buffer.AsMemory(0, n), ct);
+                try { await output.WriteAsync(buffer.AsMemory(0, n), ct); }
+                catch (IOException e) { throw WriteFailed(repo, file, incomplete, have, meta.Size, e); }
                 have += n;
+                windowBytes += n;
+                if (clock.Elapsed - windowStart >= Options.StallWindow)
+                {
+                    if (Options.StallMinBytes > 0 && windowBytes < Options.StallMinBytes)
+                        throw new HttpIOException(HttpRequestError.Unknown,
+                            $"the transfer of '{file}' stalled: {windowBytes:N0} bytes arrived in {(clock.Elapsed - windowStart).TotalSeconds:0.###} s, " +
+                            $"fewer than {Options.StallMinBytes:N0} per {Options.StallWindow.TotalSeconds:0.###} s (RLHFKIT_HUB_MIN_BYTES / RLHFKIT_HUB_STALL_SECONDS); " +
+                            $"{have:N0} of {meta.Size:N0} bytes are kept in {incomplete}");
+                    windowStart = clock.Elapsed;
+                    windowBytes = 0;
+                }
                 if (clock.Elapsed - lastReport > TimeSpan.FromMilliseconds(100))
                 {
                     lastReport = clock.Elapsed;
                     progress?.Report(new HubDownloadProgress(file, have, meta.Size));
                 }
             }
-            output.Flush(flushToDisk: true);
+            try { output.Flush(flushToDisk: true); }
+            catch (IOException e) { throw WriteFailed(repo, file, incomplete, have, meta.Size, e); }
         }
         if (have < meta.Size) throw new HttpIOException(HttpRequestError.ResponseEnded, $"The connection closed after {have} of {meta.Size} bytes of '{file}'.");
         progress?.Report(new HubDownloadProgress(file, have, meta.Size));
+    }
+
+    /// <summary>A write to the partial file failed (a full disk, most often): the bytes that arrived stay for the next try.</summary>
+    HubDiskSpaceException WriteFailed(RepoRef repo, string file, string incomplete, long have, long size, IOException e)
+    {
+        var free = Options.FreeSpace(incomplete);
+        return new HubDiskSpaceException(repo, file, size - have, free,
+            $"Could not write '{file}' of {repo.Describe} to {incomplete} after {Size(have)} of {Size(size)}: {e.Message}. " +
+            $"The volume has {Size(free)} free and the rest of the file needs {Size(size - have)}. The partial file is kept: free some space " +
+            "(or point HF_HUB_CACHE at a larger volume) and run the download again; it resumes.", e);
     }
 
     // ---- offline ----

@@ -69,3 +69,21 @@ public sealed class HubIntegrityException : HubException
         Actual = actual;
     }
 }
+
+/// <summary>The cache's volume lacks the space a download needs (checked against the announced size before any byte is
+/// fetched), or a write to it failed part-way.</summary>
+public sealed class HubDiskSpaceException : HubException
+{
+    public string FileName { get; }
+    /// <summary>Bytes the download still needed.</summary>
+    public long Needed { get; }
+    /// <summary>Bytes free on the volume when it was checked.</summary>
+    public long Available { get; }
+
+    internal HubDiskSpaceException(RepoRef repo, string file, long needed, long available, string message, Exception? inner = null) : base(repo, message, inner)
+    {
+        FileName = file;
+        Needed = needed;
+        Available = available;
+    }
+}

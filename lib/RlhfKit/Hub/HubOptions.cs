@@ -24,6 +24,31 @@ public sealed record HubOptions
     /// <summary>Limit for connecting and receiving headers, and for any stall while reading a body (HF_HUB_DOWNLOAD_TIMEOUT).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The stall rule, beside the silence rule of <see cref="Timeout"/>: a download that receives fewer than
+    /// <see cref="StallMinBytes"/> bytes in any <see cref="StallWindow"/> fails as a network error (and resumes from its
+    /// partial file later), so a server that trickles a few bytes every few seconds cannot hold a download forever.
+    /// RLHFKIT_HUB_MIN_BYTES; default 64 KiB, about 1 KB/s over the default window. 0 turns the rule off.</summary>
+    public long StallMinBytes { get; init; } = 64 * 1024;
+
+    /// <summary>The window of the stall rule (RLHFKIT_HUB_STALL_SECONDS; default 60 s).</summary>
+    public TimeSpan StallWindow { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Free bytes on the volume holding a path; tests replace it to simulate a full disk.</summary>
+    internal Func<string, long> FreeSpace { get; init; } = FreeBytes;
+
+    /// <summary>The free bytes available to this user on the volume of <paramref name="path"/> (of its nearest existing
+    /// parent); <see cref="long.MaxValue"/> when the system cannot tell.</summary>
+    public static long FreeBytes(string path)
+    {
+        try
+        {
+            var dir = Path.GetFullPath(path);
+            while (!Directory.Exists(dir) && Path.GetDirectoryName(dir) is { } parent) dir = parent;
+            return new DriveInfo(dir).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException) { return long.MaxValue; }
+    }
+
     /// <summary>How many times one call resumes a transfer that broke off before giving up (the next call resumes too).</summary>
     public int DownloadRetries { get; init; } = 3;
 
@@ -50,7 +75,8 @@ public sealed record HubOptions
     }
 
     /// <summary>Defaults overlaid with HF_ENDPOINT, HF_TOKEN (else the token file <c>huggingface-cli login</c> writes),
-    /// HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME / XDG_CACHE_HOME and HF_HUB_DOWNLOAD_TIMEOUT.</summary>
+    /// HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME / XDG_CACHE_HOME and HF_HUB_DOWNLOAD_TIMEOUT, and the kit's stall rule
+    /// (RLHFKIT_HUB_MIN_BYTES, RLHFKIT_HUB_STALL_SECONDS).</summary>
     public static HubOptions FromEnvironment() => FromEnvironment(Environment.GetEnvironmentVariable, Home());
 
     internal static HubOptions FromEnvironment(Func<string, string?> getEnv, string home)
@@ -73,8 +99,17 @@ public sealed record HubOptions
         var timeout = double.TryParse(Env("HF_HUB_DOWNLOAD_TIMEOUT"), System.Globalization.NumberStyles.Float,
             System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromSeconds(30);
 
+        var defaults = new HubOptions();
+        var minBytes = long.TryParse(Env("RLHFKIT_HUB_MIN_BYTES"), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var bytes) ? bytes : defaults.StallMinBytes;
+        var window = double.TryParse(Env("RLHFKIT_HUB_STALL_SECONDS"), System.Globalization.NumberStyles.Float,
+            System.Globalization.CultureInfo.InvariantCulture, out var stallSeconds) && stallSeconds > 0 && double.IsFinite(stallSeconds)
+            ? TimeSpan.FromSeconds(stallSeconds) : defaults.StallWindow;
+
         return new HubOptions
         {
+            StallMinBytes = minBytes,
+            StallWindow = window,
             Endpoint = (Env("HF_ENDPOINT") ?? DefaultEndpoint).TrimEnd('/'),
             Token = token,
             Offline = IsTrue(Env("HF_HUB_OFFLINE") ?? Env("TRANSFORMERS_OFFLINE")),
@@ -92,7 +127,7 @@ public sealed record HubOptions
     bool PrintMembers(StringBuilder builder)
     {
         builder.Append($"Endpoint = {Endpoint}, Token = {(Token is null ? "null" : "***")}, Offline = {Offline}, CacheDir = {CacheDir}, ");
-        builder.Append($"Timeout = {Timeout}, DownloadRetries = {DownloadRetries}, MaxRetries = {MaxRetries}, ");
+        builder.Append($"Timeout = {Timeout}, StallMinBytes = {StallMinBytes}, StallWindow = {StallWindow}, DownloadRetries = {DownloadRetries}, MaxRetries = {MaxRetries}, ");
         builder.Append($"RetryBaseDelay = {RetryBaseDelay}, RetryMaxDelay = {RetryMaxDelay}, MaxRetryAfter = {MaxRetryAfter}");
         return true;
     }

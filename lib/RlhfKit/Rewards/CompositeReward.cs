@@ -37,6 +37,8 @@ public sealed class CompositeReward
 {
     readonly List<(IRewardComponent Component, double Weight)> _parts = [];
     public IReadOnlyList<(string Name, double Weight)> Parts => _parts.Select(p => (p.Component.Name, p.Weight)).ToList();
+    /// <summary>The components themselves, in the order added (to ask a classifier its token limit, for example).</summary>
+    public IReadOnlyList<IRewardComponent> Members => _parts.Select(p => p.Component).ToList();
 
     public CompositeReward Add(IRewardComponent component, double weight = 1.0)
     {

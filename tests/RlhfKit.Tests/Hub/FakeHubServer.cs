@@ -44,6 +44,9 @@ public sealed class FakeHubServer : IAsyncDisposable
     int failStatus;
     string? failRetryAfter;
     int resetsLeft;
+    int tricklesLeft;
+    int trickleBytes;
+    TimeSpan trickleEvery;
 
     /// <summary>Repos that answer 401 (X-Error-Code: GatedRepo) unless <c>Authorization: Bearer {GatedToken}</c> is sent.</summary>
     public HashSet<string> GatedRepos { get; } = [];
@@ -91,6 +94,11 @@ public sealed class FakeHubServer : IAsyncDisposable
     /// <summary>The next <paramref name="count"/> requests are answered with <paramref name="status"/> (and a
     /// <c>Retry-After</c> header when given) instead of being served.</summary>
     public void FailNext(int count, int status, string? retryAfter = null) { lock (gate) { failsLeft = count; failStatus = status; failRetryAfter = retryAfter; } }
+
+    /// <summary>The next <paramref name="count"/> GET bodies arrive <paramref name="bytes"/> bytes at a time, one piece every
+    /// <paramref name="every"/>: a server that never goes silent but never gets anywhere. The trickle ends when the
+    /// client hangs up (or after the server's 20 s bound).</summary>
+    public void TrickleNextBodies(int count, int bytes, TimeSpan every) { lock (gate) { tricklesLeft = count; trickleBytes = bytes; trickleEvery = every; } }
 
     /// <summary>The next <paramref name="count"/> connections are reset (TCP RST) after the request is read.</summary>
     public void ResetNext(int count) { lock (gate) resetsLeft = count; }
@@ -241,6 +249,20 @@ public sealed class FakeHubServer : IAsyncDisposable
             extra.Add(("Content-Range", $"bytes {from}-{body.Length - 1}/{body.Length}"));
             body = body[(int)from..];
             status = 206;
+        }
+        int trickle;
+        TimeSpan every;
+        lock (gate) { trickle = request.Method == "GET" && tricklesLeft > 0 ? trickleBytes : 0; every = trickleEvery; if (trickle > 0) tricklesLeft--; }
+        if (trickle > 0)
+        {
+            await WriteHeadAsync(stream, status, extra, body.Length, ct);
+            for (var at = 0; at < body.Length; at += trickle)
+            {
+                await stream.WriteAsync(body.AsMemory(at, Math.Min(trickle, body.Length - at)), ct);
+                await stream.FlushAsync(ct);
+                await Task.Delay(every, ct);
+            }
+            return;
         }
         int cut;
         lock (gate) { cut = request.Method == "GET" && cutsLeft > 0 ? cutAfter : -1; if (cut >= 0) cutsLeft--; }

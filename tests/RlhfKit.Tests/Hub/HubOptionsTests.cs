@@ -52,4 +52,15 @@ public sealed class HubOptionsTests : IDisposable
         Assert.Equal("hf_file", From(("HF_HOME", hfHome)).Token);
         Assert.Equal("hf_env", From(("HF_HOME", hfHome), ("HF_TOKEN", "hf_env")).Token);
     }
+
+    [Fact]
+    public void TheStallRuleIsReadFromItsTwoVariables()
+    {
+        var o = From(("RLHFKIT_HUB_MIN_BYTES", "1234"), ("RLHFKIT_HUB_STALL_SECONDS", "2.5"));
+        Assert.Equal(1234, o.StallMinBytes);
+        Assert.Equal(TimeSpan.FromSeconds(2.5), o.StallWindow);
+        var defaults = From(("RLHFKIT_HUB_MIN_BYTES", "lots"), ("RLHFKIT_HUB_STALL_SECONDS", "-1"));
+        Assert.Equal(64 * 1024, defaults.StallMinBytes);
+        Assert.Equal(TimeSpan.FromSeconds(60), defaults.StallWindow);
+    }
 }
