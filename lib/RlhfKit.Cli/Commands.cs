@@ -78,6 +78,8 @@ internal static class Commands
         root.Subcommands.Add(Download());
         root.Subcommands.Add(Prepare());
         root.Subcommands.Add(Bench());
+        root.Subcommands.Add(PreferenceCommands.RewardModel());
+        root.Subcommands.Add(PreferenceCommands.Dpo(ProfileOption, DeviceOption));
         return root;
     }
 
