@@ -184,7 +184,7 @@ internal static class Commands
             foreach (var f in files) Console.WriteLine($"Wrote {f}");
             Console.WriteLine($"Checkpoint: {Path.Combine(outDir, "checkpoints")}");
             Console.WriteLine($"Output folder: {outDir}");
-            return run.Finished ? 0 : 3;
+            return run.Finished ? ExitCodes.Ok : ExitCodes.Unfinished;
         });
         return cmd;
     }
