@@ -203,12 +203,12 @@ internal static class Commands
             var config = Profile(parse);
             if (parse.GetValue(articles) is int n)
             {
-                if (n < 2) return Usage($"--articles must be at least 2, for a confidence interval (got {n}).");
+                if (n < 2) return Usage($"--articles must be at least 2, for a confidence interval (got {n}; EvalArticles needs 2 or more).");
                 config = config with { EvalArticles = n };
             }
             var outDir = Path.GetFullPath(parse.GetValue(run)!);
-            if (!Directory.Exists(outDir)) return Usage($"The run folder {outDir} does not exist.");
-            if (!RunCheckpoints.Exists(outDir)) return Usage($"{outDir} holds no checkpoint (checkpoints/latest.json or a step-* folder); run 'align --out {outDir}' first.");
+            if (!Directory.Exists(outDir)) return Missing($"The run folder {outDir} does not exist.");
+            if (!RunCheckpoints.Exists(outDir)) return Missing($"{outDir} holds no checkpoint (checkpoints/latest.json or a step-* folder); run 'align --out {outDir}' first.");
             config.Validate();
             ProfileLoader.Device(config.Device);
             EnsureOfflineAssets(config, parse);
@@ -389,6 +389,13 @@ internal static class Commands
     {
         Console.Error.WriteLine("error: " + message);
         return ExitCodes.Usage;
+    }
+
+    /// <summary>A needed file or folder is missing: one line, <see cref="ExitCodes.NoInput"/>.</summary>
+    static int Missing(string message)
+    {
+        Console.Error.WriteLine("error: " + message);
+        return ExitCodes.NoInput;
     }
 
     /// <summary>A message naming the first empty (or blank) text, or null when every text has content.</summary>

@@ -191,22 +191,8 @@ internal static class TorchPickle
         foreach (var (name, r) in entries)
         {
             reach.TryAdd(r.Storage.Root.Key, 0);
-            if (r.Size.Length != r.Stride.Length)
-                throw CheckpointError.Format(file, $"size {Shapes.Format(r.Size)} and stride {Shapes.Format(r.Stride)} differ in rank", name);
-            if (r.Size.Any(d => d < 0) || r.Stride.Any(d => d < 0) || r.Offset < 0)
-                throw CheckpointError.Format(file, $"negative size, stride or offset (size {Shapes.Format(r.Size)}, stride {Shapes.Format(r.Stride)}, offset {r.Offset})", name);
-            long numel, last;
-            try
-            {
-                numel = Shapes.Numel(r.Size);
-                last = r.Offset;
-                for (int i = 0; i < r.Size.Length; i++) if (r.Size[i] > 0) last = checked(last + (r.Size[i] - 1) * r.Stride[i]);
-            }
-            catch (OverflowException) { throw CheckpointError.Format(file, $"size {Shapes.Format(r.Size)} with stride {Shapes.Format(r.Stride)} overflows", name); }
+            var (numel, last) = ViewExtent(file, name, r);
             if (numel == 0) continue;
-            if (last >= r.Storage.Numel)
-                throw CheckpointError.Format(file,
-                    $"tensor of size {Shapes.Format(r.Size)}, stride {Shapes.Format(r.Stride)} at offset {r.Offset} reaches element {last} of a storage of {r.Storage.Numel} ('{r.Storage.Root.Key}')", name);
             if (numel > MaxViewAmplification * r.Storage.Numel + ViewAllowanceElements)
             {
                 var kind = r.Stride.Where((st, i) => st == 0 && r.Size[i] > 1).Any() ? "an expanded (stride-0) view" : "an overlapping view";
@@ -218,6 +204,28 @@ internal static class TorchPickle
             if (end > reach[r.Storage.Root.Key]) reach[r.Storage.Root.Key] = end;
         }
         return reach;
+    }
+
+    /// <summary>A view's element count and the last storage element it reaches, after checking its rank, signs, overflow
+    /// and that it ends inside its storage; errors name the file and the tensor.</summary>
+    static (long Numel, long Last) ViewExtent(string file, string name, TensorRef r)
+    {
+        if (r.Size.Length != r.Stride.Length)
+            throw CheckpointError.Format(file, $"size {Shapes.Format(r.Size)} and stride {Shapes.Format(r.Stride)} differ in rank", name);
+        if (r.Size.Any(d => d < 0) || r.Stride.Any(d => d < 0) || r.Offset < 0)
+            throw CheckpointError.Format(file, $"negative size, stride or offset (size {Shapes.Format(r.Size)}, stride {Shapes.Format(r.Stride)}, offset {r.Offset})", name);
+        long numel, last;
+        try
+        {
+            numel = Shapes.Numel(r.Size);
+            last = r.Offset;
+            for (int i = 0; i < r.Size.Length; i++) if (r.Size[i] > 0) last = checked(last + (r.Size[i] - 1) * r.Stride[i]);
+        }
+        catch (OverflowException) { throw CheckpointError.Format(file, $"size {Shapes.Format(r.Size)} with stride {Shapes.Format(r.Stride)} overflows", name); }
+        if (numel > 0 && last >= r.Storage.Numel)
+            throw CheckpointError.Format(file,
+                $"tensor of size {Shapes.Format(r.Size)}, stride {Shapes.Format(r.Stride)} at offset {r.Offset} reaches element {last} of a storage of {r.Storage.Numel} ('{r.Storage.Root.Key}')", name);
+        return (numel, last);
     }
 
     /// <summary>Refuses, before reading, a storage that declares more than its tensors reach (plus a little slack),
@@ -459,21 +467,7 @@ internal static class TorchPickle
         {
             foreach (var (name, r) in entries)
             {
-                if (r.Size.Length != r.Stride.Length)
-                    throw CheckpointError.Format(file, $"size {Shapes.Format(r.Size)} and stride {Shapes.Format(r.Stride)} differ in rank", name);
-                if (r.Size.Any(d => d < 0) || r.Stride.Any(d => d < 0) || r.Offset < 0)
-                    throw CheckpointError.Format(file, $"negative size, stride or offset (size {Shapes.Format(r.Size)}, stride {Shapes.Format(r.Stride)}, offset {r.Offset})", name);
-                long numel, last;
-                try
-                {
-                    numel = Shapes.Numel(r.Size);
-                    last = r.Offset;
-                    for (int i = 0; i < r.Size.Length; i++) if (r.Size[i] > 0) last = checked(last + (r.Size[i] - 1) * r.Stride[i]);
-                }
-                catch (OverflowException) { throw CheckpointError.Format(file, $"size {Shapes.Format(r.Size)} overflows", name); }
-                if (numel > 0 && last >= r.Storage.Numel)
-                    throw CheckpointError.Format(file,
-                        $"tensor of size {Shapes.Format(r.Size)}, stride {Shapes.Format(r.Stride)} at offset {r.Offset} reaches element {last} of a storage of {r.Storage.Numel}", name);
+                var (numel, _) = ViewExtent(file, name, r);
 
                 var storage = storages[r.Storage.Root.Key];
                 var start = r.Storage.Offset + r.Offset;

@@ -62,20 +62,7 @@ public sealed class DpoTrainer : IDisposable
     Device Device { get; }
 
     /// <summary>A frozen copy of <paramref name="model"/>'s weights, on its device.</summary>
-    public static T5ForConditionalGeneration CopyOf(T5ForConditionalGeneration model)
-    {
-        var copy = new T5ForConditionalGeneration(model.Config);
-        using (no_grad())
-        {
-            var source = model.state_dict();
-            foreach (var (name, target) in copy.state_dict()) target.copy_(source[name]);
-        }
-        foreach (var p in copy.parameters()) p.requires_grad = false;
-        copy.eval();
-        var device = model.parameters().First().device;
-        if (device.type != DeviceType.CPU) copy.to(device);
-        return copy;
-    }
+    public static T5ForConditionalGeneration CopyOf(T5ForConditionalGeneration model) => model.FrozenCopy();
 
     // trl.trainer.dpo_trainer.DPOTrainer.tokenize_row (encoder-decoder branch)
     /// <summary>Tokenizes pairs as TRL does for encoder-decoder models: prompt and each response with the tokenizer's

@@ -453,6 +453,23 @@ public sealed class T5ForConditionalGeneration : nn.Module, ISeq2SeqLM
 
     public T5Cache NewCache() => new(decoder.block.Count);
 
+    /// <summary>A frozen copy of this model's weights on its device: eval mode, no gradients. The reference that PPO's KL
+    /// penalty and DPO's log-ratios measure the policy against.</summary>
+    public T5ForConditionalGeneration FrozenCopy()
+    {
+        var copy = new T5ForConditionalGeneration(Config);
+        using (no_grad())
+        {
+            var source = state_dict();
+            foreach (var (name, target) in copy.state_dict()) target.copy_(source[name]);
+        }
+        foreach (var p in copy.parameters()) p.requires_grad = false;
+        copy.eval();
+        var device = parameters().First().device;
+        if (device.type != DeviceType.CPU) copy.to(device);
+        return copy;
+    }
+
     int ISeq2SeqLM.DecoderStartTokenId => Config.DecoderStartTokenId;
     int ISeq2SeqLM.PadTokenId => Config.PadTokenId;
     int ISeq2SeqLM.EosTokenId => Config.EosTokenId;

@@ -88,20 +88,7 @@ public sealed class Seq2SeqLMWithValueHead : nn.Module, ISeq2SeqLM
 
     /// <summary>A frozen copy of the language model (no value head): eval mode, no gradients. PPO's KL penalty
     /// keeps the policy close to it.</summary>
-    public T5ForConditionalGeneration CreateReferenceModel()
-    {
-        var reference = new T5ForConditionalGeneration(Config);
-        using (no_grad())
-        {
-            var source = pretrained_model.state_dict();
-            foreach (var (name, target) in reference.state_dict()) target.copy_(source[name]);
-        }
-        foreach (var p in reference.parameters()) p.requires_grad = false;
-        reference.eval();
-        var device = pretrained_model.parameters().First().device;
-        if (device.type != DeviceType.CPU) reference.to(device);
-        return reference;
-    }
+    public T5ForConditionalGeneration CreateReferenceModel() => pretrained_model.FrozenCopy();
 
     /// <summary>File that holds the value head next to the Hugging Face files (transformers ignores it).</summary>
     public const string ValueHeadFile = "value_head.safetensors";

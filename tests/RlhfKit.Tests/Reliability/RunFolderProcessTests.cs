@@ -152,14 +152,14 @@ public sealed class RunFolderProcessTests(TinyOfflineAssets assets)
         var empty = Directory.CreateTempSubdirectory("rlhfkit-no-assets-").FullName;
         var missing = Path.Combine(empty, "no-such-run");
         var (code, output) = CliProcess.Run(empty, 60, "evaluate", "--profile", Offline, "--run", missing);
-        Assert.Equal(2, code);
+        Assert.Equal(66, code); // a missing input: ExitCodes.NoInput
         Assert.Contains($"error: The run folder {missing} does not exist.", output);
         Assert.DoesNotContain("preparing", output);
 
         var run = assets.NewRunFolder();
         (code, output) = CliProcess.Run(empty, 60, "evaluate", "--profile", Offline, "--run", run, "--articles", "0");
         Assert.Equal(2, code);
-        Assert.Contains("--articles must be at least 2, for a confidence interval (got 0)", output);
+        Assert.Contains("--articles must be at least 2, for a confidence interval (got 0;", output);
 
         (code, output) = CliProcess.Run(empty, 60, "generate", "--profile", Offline, "a real article", " ");
         Assert.Equal(2, code);
