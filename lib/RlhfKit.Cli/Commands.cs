@@ -278,9 +278,9 @@ internal static class Commands
             if (EmptyText(given) is { } empty) return Usage(empty);
             if (given.Length == 0 && parse.GetValue(count) < 1) return Usage($"--articles must be at least 1 (got {parse.GetValue(count)}).");
             if (parse.GetValue(policy) is { } named && (named.StartsWith('.') || Path.IsPathRooted(named)) && !Directory.Exists(named))
-                return Usage($"The policy folder {Path.GetFullPath(named)} does not exist.");
-            var policyFiles = await ProfileLoader.PolicyAsync(config, download: DownloadBar(), policy: parse.GetValue(policy));
+                return Missing($"The policy folder {Path.GetFullPath(named)} does not exist.");
             var device = ProfileLoader.Device(config.Device);
+            var policyFiles = await ProfileLoader.PolicyAsync(config, download: DownloadBar(), policy: parse.GetValue(policy));
             // Through the value-head loader, so a PPO checkpoint (the kit's or TRL's, v_head.* beside the T5) works too.
             var model = Seq2SeqLMWithValueHead.FromPretrained(policyFiles.Folder, device).pretrained_model;
             var articles = given.Length > 0 ? given.ToList()
