@@ -9,3 +9,15 @@ public sealed class LinuxFactAttribute : FactAttribute
         if (!OperatingSystem.IsLinux()) Skip = $"needs Linux: {why}";
     }
 }
+
+/// <summary>A fact about the CPU build (TorchSharp-cpu): in a CUDA build (its libtorch_cuda next to the tests) it is
+/// reported as skipped.</summary>
+public sealed class CpuBuildFactAttribute : FactAttribute
+{
+    public CpuBuildFactAttribute()
+    {
+        if (Directory.EnumerateFiles(AppContext.BaseDirectory, "libtorch_cuda*", SearchOption.AllDirectories).Any()
+            || Directory.EnumerateFiles(AppContext.BaseDirectory, "torch_cuda*.dll", SearchOption.AllDirectories).Any())
+            Skip = "a CUDA build: CUDA may be available here";
+    }
+}

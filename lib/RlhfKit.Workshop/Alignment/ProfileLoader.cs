@@ -73,7 +73,7 @@ public static class ProfileLoader
         "cpu" => CPU,
         _ when name.StartsWith("cuda", StringComparison.Ordinal) => cuda.is_available()
             ? new Device(name)
-            : throw new InvalidOperationException($"Device '{name}' was asked for, but CUDA is not available in this build (TorchSharp-cpu) or on this machine; see environment.md."),
+            : throw new ArgumentException($"Device '{name}' was asked for, but CUDA is not available in this build (TorchSharp-cpu) or on this machine; use --device cpu, or build for a GPU (see environment.md)."),
         _ => throw new ArgumentException($"Unknown device '{name}' (use cpu, cuda or cuda:N)."),
     };
 }

@@ -74,6 +74,11 @@ public sealed class CliErrorReportingTests : IDisposable
         Assert.Contains("--help", output);
     }
 
+    /// <summary>The attendee's likeliest mistake on a CPU build: asking for the GPU.</summary>
+    [CpuBuildFact]
+    public async Task AskingForCudaOnACpuBuildIsAOneLineUsageError() =>
+        AssertOneLineError(await Cli("generate", "--device", "cuda", "--policy", NewDir("p")), ExitCodes.Usage, "CUDA is not available");
+
     [Fact]
     public async Task ValuesThatValidateRefusesAreOneLineUsageErrors()
     {
@@ -81,6 +86,7 @@ public sealed class CliErrorReportingTests : IDisposable
         AssertOneLineError(await Cli("evaluate", "--articles", "1", "--run", NewDir("run")), ExitCodes.Usage, "EvalArticles");
         AssertOneLineError(await Cli("generate", "--articles", "0"), ExitCodes.Usage, "--articles");
         AssertOneLineError(await Cli("generate", "--device", "tpu", "--policy", NewDir("p")), ExitCodes.Usage, "Unknown device 'tpu'");
+
     }
 
     [Fact]
