@@ -35,30 +35,35 @@ public sealed class StatisticsLog
     {
         _rows.Clear();
         var kept = new List<string>();
-        if (File.Exists(JsonlPath))
+        foreach (var (line, row) in RowsUpTo(ReadLines(JsonlPath), lastStep))
         {
-            foreach (var line in File.ReadLines(JsonlPath))
-            {
-                if (Parse(line) is not { } row || row.Step > lastStep || _rows.Any(r => r.Step == row.Step)) continue;
-                kept.Add(line);
-                _rows.Add(row);
-            }
+            kept.Add(line);
+            _rows.Add(row);
         }
         AtomicFile.WriteAllText(JsonlPath, string.Concat(kept.Select(l => l + "\n")));
     }
 
     /// <summary>The rows of <c>stats.jsonl</c> in <paramref name="outputDir"/> up to step <paramref name="lastStep"/>, each
     /// once, without writing anything: for readers of a run (evaluation) that must leave a live run's files alone.</summary>
-    public static IReadOnlyList<StepLog> Read(string outputDir, int lastStep)
+    public static IReadOnlyList<StepLog> Read(string outputDir, int lastStep) =>
+        RowsUpTo(ReadLines(Path.Combine(outputDir, "stats.jsonl")), lastStep).Select(r => r.Row).ToList();
+
+    /// <summary>The rows of steps up to <paramref name="lastStep"/>, the first of each step only; lines a crash cut short
+    /// and lines that are not rows are skipped.</summary>
+    static IEnumerable<(string Line, StepLog Row)> RowsUpTo(IEnumerable<string> lines, int lastStep)
     {
-        var rows = new List<StepLog>();
-        var path = Path.Combine(outputDir, "stats.jsonl");
-        if (!File.Exists(path)) return rows;
+        var seen = new HashSet<int>();
+        foreach (var line in lines)
+            if (Parse(line) is { } row && row.Step <= lastStep && seen.Add(row.Step)) yield return (line, row);
+    }
+
+    /// <summary>The file's lines (none when it does not exist), read while another process may still append to it.</summary>
+    static IEnumerable<string> ReadLines(string path)
+    {
+        if (!File.Exists(path)) yield break;
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         using var reader = new StreamReader(stream);
-        while (reader.ReadLine() is { } line)
-            if (Parse(line) is { } row && row.Step <= lastStep && !rows.Any(r => r.Step == row.Step)) rows.Add(row);
-        return rows;
+        while (reader.ReadLine() is { } line) yield return line;
     }
 
     /// <summary>Adds a step's row and appends it to <c>stats.jsonl</c> (non-finite values as null).</summary>

@@ -6,9 +6,8 @@ namespace RlhfKit.Tests.Hub;
 
 /// <summary>Transient Hub failures (5xx, 429, connection resets) are retried with backoff; redirects leave http(s)
 /// only with a clear error; multi-file downloads stay on one commit; known-missing files (.no_exist) cost no request.</summary>
-public sealed class HubResilienceTests : IAsyncLifetime
+public sealed class HubResilienceTests() : LoopbackHubTest("rlhfkit-hubres-")
 {
-    const string Repo = "org/model";
     static readonly string CommitA = Hash40("a");
     static readonly string CommitB = Hash40("b");
     static readonly byte[] ConfigA = Encoding.UTF8.GetBytes("{\"d_model\": 8}");
@@ -18,34 +17,12 @@ public sealed class HubResilienceTests : IAsyncLifetime
     static readonly byte[] SpieceA = RandomBytes(3_000, 3);
     static readonly byte[] SpieceB = RandomBytes(3_000, 4);
 
-    readonly string cacheDir = Path.Combine(Path.GetTempPath(), "rlhfkit-hubres-" + Guid.NewGuid().ToString("N"));
-    readonly FakeHubServer server = new();
-
-    string RepoDir => Path.Combine(cacheDir, "models--org--model");
-
-    public Task InitializeAsync()
+    public override Task InitializeAsync()
     {
         server.Add(Repo, "main", CommitA, "config.json", ConfigA);
         server.Add(Repo, "main", CommitA, "spiece.model", SpieceA);
         server.Add(Repo, "main", CommitA, "model.safetensors", ModelA, lfs: true);
         return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await server.DisposeAsync();
-        if (Directory.Exists(cacheDir)) Directory.Delete(cacheDir, recursive: true);
-    }
-
-    /// <summary>Milliseconds of backoff instead of seconds, so retry tests stay fast.</summary>
-    HubClient Client(Func<HubOptions, HubOptions>? tweak = null)
-    {
-        var options = new HubOptions
-        {
-            Endpoint = server.Endpoint, CacheDir = cacheDir, Timeout = TimeSpan.FromSeconds(10), DownloadRetries = 0,
-            RetryBaseDelay = TimeSpan.FromMilliseconds(2), RetryMaxDelay = TimeSpan.FromMilliseconds(16),
-        };
-        return new HubClient(tweak is null ? options : tweak(options));
     }
 
     // ---- retries ----

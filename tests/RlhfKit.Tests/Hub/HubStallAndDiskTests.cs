@@ -6,40 +6,18 @@ namespace RlhfKit.Tests.Hub;
 
 /// <summary>Downloads that trickle fail by the stall rule and resume later; a download the disk cannot hold is refused
 /// before it starts; temporaries of dead writers in the cache go on the next download.</summary>
-public sealed class HubStallAndDiskTests : IAsyncLifetime
+public sealed class HubStallAndDiskTests() : LoopbackHubTest("rlhfkit-hubstall-")
 {
-    const string Repo = "org/model";
     static readonly string Commit = new('c', 40);
     static readonly byte[] Config = "{\"d_model\": 8}"u8.ToArray();
     static readonly byte[] Model = RandomNumberGenerator.GetBytes(50_000);
 
-    readonly string cacheDir = Path.Combine(Path.GetTempPath(), "rlhfkit-hubstall-" + Guid.NewGuid().ToString("N"));
-    readonly FakeHubServer server = new();
-
-    string RepoDir => Path.Combine(cacheDir, "models--org--model");
-
-    public Task InitializeAsync()
+    public override Task InitializeAsync()
     {
         server.Add(Repo, "main", Commit, "config.json", Config);
         server.Add(Repo, "main", Commit, "spiece.model", Config.Reverse().ToArray());
         server.Add(Repo, "main", Commit, "model.safetensors", Model, lfs: true);
         return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await server.DisposeAsync();
-        if (Directory.Exists(cacheDir)) Directory.Delete(cacheDir, recursive: true);
-    }
-
-    HubClient Client(Func<HubOptions, HubOptions>? tweak = null)
-    {
-        var options = new HubOptions
-        {
-            Endpoint = server.Endpoint, CacheDir = cacheDir, Timeout = TimeSpan.FromSeconds(10), DownloadRetries = 0,
-            RetryBaseDelay = TimeSpan.FromMilliseconds(2), RetryMaxDelay = TimeSpan.FromMilliseconds(16),
-        };
-        return new HubClient(tweak is null ? options : tweak(options));
     }
 
     [Fact]
