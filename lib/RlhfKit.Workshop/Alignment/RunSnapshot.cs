@@ -70,6 +70,11 @@ public sealed class RunSnapshot : IDisposable
     public Evaluation.EvaluationResult Evaluate(int batchSize = 8, Action<string>? log = null) =>
         AlignmentRun.EvaluatePolicies(Config, Reference, Policy, Tokenizer, Reward, EvalData, batchSize, log);
 
+    /// <summary>Best-of-n of the base policy on the articles of <paramref name="evaluation"/>, as
+    /// <see cref="AlignmentRun.EvaluateBestOfN"/>.</summary>
+    public Evaluation.EvaluationResult EvaluateBestOfN(Evaluation.EvaluationResult evaluation, int n, int batchSize = 8) =>
+        AlignmentRun.BestOfN(Config, Reference, Tokenizer, Reward, evaluation, n, batchSize);
+
     public void Dispose()
     {
         Policy.Dispose();

@@ -18,6 +18,24 @@ internal static class Csv
     /// <summary>Round-trippable invariant text of a number; NaN and infinities as .NET writes them.</summary>
     public static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
+    /// <summary>A data frame as CSV: a header of its column names, then one record per row (numbers round-trippable,
+    /// missing values empty).</summary>
+    public static string Of(Microsoft.Data.Analysis.DataFrame frame)
+    {
+        var sb = new StringBuilder();
+        AppendRecord(sb, frame.Columns.Select(c => c.Name));
+        for (long r = 0; r < frame.Rows.Count; r++)
+            AppendRecord(sb, frame.Columns.Select(c => c[r] switch
+            {
+                null => "",
+                double d => Number(d),
+                float f => Number(f),
+                IFormattable x => x.ToString(null, CultureInfo.InvariantCulture),
+                var o => o.ToString(),
+            }));
+        return sb.ToString();
+    }
+
     public static void AppendRecord(StringBuilder sb, IEnumerable<string?> fields)
     {
         bool first = true;

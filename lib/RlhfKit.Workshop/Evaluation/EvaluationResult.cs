@@ -33,6 +33,10 @@ public sealed record EvaluationRow
     /// <summary>The generated token ids (eos included), when the evaluator generated them; not saved to CSV.</summary>
     public long[]? BaseResponseIds { get; init; }
     public long[]? AlignedResponseIds { get; init; }
+    /// <summary>Fluency that the reward models do not see: the frozen reference model's mean log-likelihood per token of
+    /// the base summary, (1/T) Σ_t log p_ref(y_t | y_&lt;t, article); NaN when unknown (no reference pass).</summary>
+    public double BaseRefLogLik { get; init; } = double.NaN;
+    public double AlignedRefLogLik { get; init; } = double.NaN;
 
     public double DeltaTotal => AlignedTotal - BaseTotal;
 
@@ -46,11 +50,24 @@ public sealed record EvaluationRow
         EvaluationResult.Kl => aligned ? AlignedKl : BaseKl,
         EvaluationResult.Tokens => (aligned ? AlignedTokens : BaseTokens) is int t ? t : double.NaN,
         EvaluationResult.Words => aligned ? AlignedWords : BaseWords,
+        EvaluationResult.RefLogLik => aligned ? AlignedRefLogLik : BaseRefLogLik,
+        EvaluationResult.Distinct2 => DistinctBigrams(aligned ? AlignedSummary : BaseSummary),
         _ => (aligned ? AlignedComponents : BaseComponents).TryGetValue(metric, out var v) ? v
             : throw new KeyNotFoundException($"No metric '{metric}' in this row."),
     };
 
     internal static int CountWords(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+
+    /// <summary>distinct-2 of one summary: distinct word bigrams / word bigrams (lower-cased, punctuation kept on the
+    /// word). 1 when no pair of words repeats; it falls as a summary loops ("in harrowing in harrowing"). NaN for fewer
+    /// than two words.</summary>
+    public static double DistinctBigrams(string text)
+    {
+        var words = text.ToLowerInvariant().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length < 2) return double.NaN;
+        var bigrams = Enumerable.Range(0, words.Length - 1).Select(i => (words[i], words[i + 1])).ToList();
+        return (double)bigrams.Distinct().Count() / bigrams.Count;
+    }
 }
 
 /// <summary>Per metric: means of base and aligned, the mean paired difference (aligned − base) with its t interval,
@@ -67,7 +84,10 @@ public sealed record MetricSummary(
 public sealed class EvaluationResult
 {
     public const string Total = "total", Kl = "kl", Tokens = "tokens", Words = "words";
-    static readonly string[] Reserved = [Total, Kl, Tokens, Words, "summary"];
+    /// <summary>Fluency proxies that do not come from the reward: <see cref="EvaluationRow.BaseRefLogLik"/> and
+    /// <see cref="EvaluationRow.DistinctBigrams"/>.</summary>
+    public const string RefLogLik = "ref_loglik", Distinct2 = "distinct2";
+    static readonly string[] Reserved = [Total, Kl, Tokens, Words, RefLogLik, Distinct2, "summary"];
 
     IReadOnlyList<MetricSummary>? _summary;
 
@@ -101,9 +121,15 @@ public sealed class EvaluationResult
     /// <summary>The reward metrics: <c>total</c>, then each component.</summary>
     public IReadOnlyList<string> RewardMetrics => [Total, .. Components];
 
-    /// <summary>One row per reward metric, then <c>kl</c>, <c>tokens</c> and <c>words</c>. Rows with an unknown
-    /// value (token counts of pre-generated text) are left out of that metric; its N says how many remain.</summary>
-    public IReadOnlyList<MetricSummary> Summary => _summary ??= [.. RewardMetrics.Concat([Kl, Tokens, Words]).Select(Summarize)];
+    /// <summary>The fluency proxies this evaluation has a value of on both sides of at least one row: <c>ref_loglik</c>
+    /// when the reference scored the summaries, <c>distinct2</c> when summaries have two words or more.</summary>
+    public IReadOnlyList<string> FluencyMetrics => [.. new[] { RefLogLik, Distinct2 }
+        .Where(m => Rows.Any(r => !double.IsNaN(r.Base(m)) && !double.IsNaN(r.Aligned(m))))];
+
+    /// <summary>One row per reward metric, then <c>kl</c>, <c>tokens</c>, <c>words</c> and the fluency proxies. Rows
+    /// with an unknown value (token counts of pre-generated text, a one-word summary's distinct-2) are left out of that
+    /// metric; its N says how many remain.</summary>
+    public IReadOnlyList<MetricSummary> Summary => _summary ??= [.. RewardMetrics.Concat([Kl, Tokens, Words]).Concat(FluencyMetrics).Select(Summarize)];
 
     public MetricSummary Metric(string name) => Summary.FirstOrDefault(s => s.Metric == name)
         ?? throw new KeyNotFoundException($"No metric '{name}'; have {string.Join(", ", Summary.Select(s => s.Metric))}.");
@@ -128,7 +154,8 @@ public sealed class EvaluationResult
         {
             var names = new List<string> { "id", "article", "base_summary", "aligned_summary" };
             foreach (var m in RewardMetrics) names.AddRange([$"base_{m}", $"aligned_{m}", $"delta_{m}"]);
-            names.AddRange(["base_kl", "aligned_kl", "base_tokens", "aligned_tokens", "base_words", "aligned_words"]);
+            names.AddRange(["base_kl", "aligned_kl", "base_tokens", "aligned_tokens", "base_words", "aligned_words",
+                "base_ref_loglik", "aligned_ref_loglik", "base_distinct2", "aligned_distinct2"]);
             return names;
         }
     }
@@ -155,6 +182,10 @@ public sealed class EvaluationResult
         columns.Add(new Int32DataFrameColumn("aligned_tokens", Rows.Select(r => r.AlignedTokens)));
         columns.Add(new Int32DataFrameColumn("base_words", Rows.Select(r => r.BaseWords)));
         columns.Add(new Int32DataFrameColumn("aligned_words", Rows.Select(r => r.AlignedWords)));
+        columns.Add(new DoubleDataFrameColumn("base_ref_loglik", Rows.Select(r => r.BaseRefLogLik)));
+        columns.Add(new DoubleDataFrameColumn("aligned_ref_loglik", Rows.Select(r => r.AlignedRefLogLik)));
+        columns.Add(new DoubleDataFrameColumn("base_distinct2", Rows.Select(r => r.Base(Distinct2))));
+        columns.Add(new DoubleDataFrameColumn("aligned_distinct2", Rows.Select(r => r.Aligned(Distinct2))));
         return new DataFrame(columns);
     }
 
@@ -189,7 +220,8 @@ public sealed class EvaluationResult
             var fields = new List<string?> { r.Id, r.Article, r.BaseSummary, r.AlignedSummary };
             foreach (var m in RewardMetrics) fields.AddRange([Csv.Number(r.Base(m)), Csv.Number(r.Aligned(m)), Csv.Number(r.Aligned(m) - r.Base(m))]);
             fields.AddRange([Csv.Number(r.BaseKl), Csv.Number(r.AlignedKl), r.BaseTokens?.ToString(CultureInfo.InvariantCulture),
-                r.AlignedTokens?.ToString(CultureInfo.InvariantCulture), r.BaseWords.ToString(CultureInfo.InvariantCulture), r.AlignedWords.ToString(CultureInfo.InvariantCulture)]);
+                r.AlignedTokens?.ToString(CultureInfo.InvariantCulture), r.BaseWords.ToString(CultureInfo.InvariantCulture), r.AlignedWords.ToString(CultureInfo.InvariantCulture),
+                Csv.Number(r.BaseRefLogLik), Csv.Number(r.AlignedRefLogLik), Csv.Number(r.Base(Distinct2)), Csv.Number(r.Aligned(Distinct2))]);
             Csv.AppendRecord(sb, fields);
         }
         return sb.ToString();
@@ -228,6 +260,7 @@ public sealed class EvaluationResult
             if (f.Length != header.Length) throw new FormatException($"{path}: record {n} has {f.Length} fields, the header {header.Length}.");
             double D(string name) => double.Parse(f[Col(name)], NumberStyles.Float, CultureInfo.InvariantCulture);
             int? I(string name) => f[Col(name)] is { Length: > 0 } s ? int.Parse(s, CultureInfo.InvariantCulture) : null;
+            double Optional(string name) => index.ContainsKey(name) ? D(name) : double.NaN;
             rows.Add(new EvaluationRow
             {
                 Id = f[Col("id")], Article = f[Col("article")], BaseSummary = f[Col("base_summary")], AlignedSummary = f[Col("aligned_summary")],
@@ -237,6 +270,8 @@ public sealed class EvaluationResult
                 BaseKl = D("base_kl"), AlignedKl = D("aligned_kl"),
                 BaseTokens = I("base_tokens"), AlignedTokens = I("aligned_tokens"),
                 BaseWords = I("base_words") ?? 0, AlignedWords = I("aligned_words") ?? 0,
+                // Tables written before the fluency proxies lack these columns: unknown, not an error.
+                BaseRefLogLik = Optional("base_ref_loglik"), AlignedRefLogLik = Optional("aligned_ref_loglik"),
             });
         }
         return new EvaluationResult(components, rows, null, confidenceLevel);
@@ -313,6 +348,12 @@ public sealed class EvaluationResult
         sb.AppendLine($"- **KL(aligned ‖ reference)**, summed over each aligned summary's tokens: mean {F(kl.AlignedMean)} nats, {ci} {Interval(kl.AlignedCiLow, kl.AlignedCiHigh)} (base policy: {F(kl.BaseMean)}).");
         var words = Metric(Words);
         sb.AppendLine($"- **Length in words**: base {F(words.BaseMean)}, aligned {F(words.AlignedMean)} (Δ {Signed(words.DiffMean)}, {ci} {Interval(words.DiffCiLow, words.DiffCiHigh)}).");
+        foreach (var (metric, label) in new[] { (RefLogLik, "Reference log-likelihood per token"), (Distinct2, "distinct-2 (repeated word pairs lower it)") })
+        {
+            if (!FluencyMetrics.Contains(metric)) continue;
+            var f = Metric(metric);
+            sb.AppendLine($"- **{label}**, a fluency proxy the reward does not see: base {F(f.BaseMean)}, aligned {F(f.AlignedMean)} (Δ {Signed(f.DiffMean)}, {ci} {Interval(f.DiffCiLow, f.DiffCiHigh)}).");
+        }
         var tokens = Metric(Tokens);
         if (tokens.N > 0)
             sb.AppendLine($"- **Length in tokens**: base {F(tokens.BaseMean)}, aligned {F(tokens.AlignedMean)} (Δ {Signed(tokens.DiffMean)}, {ci} {Interval(tokens.DiffCiLow, tokens.DiffCiHigh)}).");

@@ -12,14 +12,21 @@ public sealed record MethodResult(string Method, EvaluationResult Evaluation);
 /// </summary>
 public static class MethodComparison
 {
-    /// <summary>One row per method and metric (the reward metrics and <c>kl</c>): <c>method</c>, <c>metric</c>,
+    /// <summary>The metrics the methods are compared on: the first one's reward metrics, <c>kl</c>, and the fluency proxies
+    /// that every method has (summaries evaluated without a reference pass have no <c>ref_loglik</c>).</summary>
+    public static IReadOnlyList<string> Metrics(IReadOnlyList<MethodResult> methods) => methods.Count == 0 ? [] :
+        [.. methods[0].Evaluation.RewardMetrics, EvaluationResult.Kl,
+         .. methods[0].Evaluation.FluencyMetrics.Where(f => methods.All(m => m.Evaluation.FluencyMetrics.Contains(f)))];
+
+    /// <summary>One row per method and metric (the reward metrics, <c>kl</c>, and the fluency proxies every method
+    /// has): <c>method</c>, <c>metric</c>,
     /// <c>mean</c> and its interval, <c>gain</c> over the base and its interval. The base comes first, from the first
     /// method's base side.</summary>
     public static DataFrame ToDataFrame(IReadOnlyList<MethodResult> methods)
     {
         ArgumentNullException.ThrowIfNull(methods);
         if (methods.Count == 0) throw new ArgumentException("At least one method is needed.", nameof(methods));
-        var metrics = methods[0].Evaluation.RewardMetrics.Append(EvaluationResult.Kl).ToList();
+        var metrics = Metrics(methods);
         var (method, metric, mean, low, high, gain, gainLow, gainHigh) =
             (new List<string>(), new List<string>(), new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
         void Add(string name, string m, double mu, double lo, double hi, double g, double gl, double gh)

@@ -75,6 +75,8 @@ public sealed class PolicyEvaluator
         var alignedIds = new long[n][];
         var baseKl = new double[n];
         var alignedKl = new double[n];
+        var baseRef = new double[n];
+        var alignedRef = new double[n];
         var models = new[] { BaseModel, AlignedModel, Reference };
         var wasTraining = models.Select(m => m.training).ToArray();
         try
@@ -89,12 +91,13 @@ public sealed class PolicyEvaluator
                 var batchConfig = config.DoSample ? config with { Seed = config.Seed!.Value + k } : config;
                 var b = GenerateIds(BaseModel, queries, batchConfig);
                 var a = GenerateIds(AlignedModel, queries, batchConfig);
-                var klB = ReferenceEquals(BaseModel, Reference) ? new double[count] : SequenceKl(BaseModel, Reference, queries, b);
-                var klA = ReferenceEquals(AlignedModel, Reference) ? new double[count] : SequenceKl(AlignedModel, Reference, queries, a);
+                var (klB, refB) = KlAndReferenceLogLik(BaseModel, Reference, queries, b);
+                var (klA, refA) = KlAndReferenceLogLik(AlignedModel, Reference, queries, a);
                 for (int i = 0; i < count; i++)
                 {
                     baseIds[start + i] = b[i]; alignedIds[start + i] = a[i];
                     baseKl[start + i] = klB[i]; alignedKl[start + i] = klA[i];
+                    baseRef[start + i] = refB[i]; alignedRef[start + i] = refA[i];
                 }
                 Log?.Invoke($"evaluated {start + count}/{n} articles");
             }
@@ -106,9 +109,11 @@ public sealed class PolicyEvaluator
 
         var baseTexts = Tokenizer.Decode(baseIds);
         var alignedTexts = Tokenizer.Decode(alignedIds);
-        return Build(articles, baseTexts, alignedTexts, Reward, baseKl, alignedKl,
+        var result = Build(articles, baseTexts, alignedTexts, Reward, baseKl, alignedKl,
             baseIds.Select(ContentLength).Select(x => (int?)x).ToList(), alignedIds.Select(ContentLength).Select(x => (int?)x).ToList(),
             baseIds, alignedIds, batchSize, config, ConfidenceLevel);
+        var rows = result.Rows.Select((r, i) => r with { BaseRefLogLik = baseRef[i], AlignedRefLogLik = alignedRef[i] }).ToList();
+        return new EvaluationResult(result.Components, rows, result.Generation, result.ConfidenceLevel);
     }
 
     /// <summary>Evaluates summaries generated elsewhere (or saved earlier): scores both sides with
@@ -158,21 +163,29 @@ public sealed class PolicyEvaluator
         return output.ResponseIds();
     }
 
-    /// <summary>Per row, Σ over the response tokens of log p_policy − log p_reference, by teacher-forced passes of both
-    /// models over (query, response). Responses are new tokens without the decoder start token.</summary>
-    public static double[] SequenceKl(T5ForConditionalGeneration policy, T5ForConditionalGeneration reference,
+    /// <summary>Per row, the sequence KL Σ_t (log p_policy − log p_ref) (0 when <paramref name="policy"/> is the
+    /// reference) and the reference's mean log-likelihood per response token (1/T) Σ_t log p_ref(y_t | y_&lt;t, x), from
+    /// one teacher-forced pass of each model (NaN for an empty response).</summary>
+    public static (double[] Kl, double[] ReferenceLogLik) KlAndReferenceLogLik(T5ForConditionalGeneration policy, T5ForConditionalGeneration reference,
         IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses)
     {
         if (queries.Count != responses.Count) throw new ArgumentException($"{queries.Count} queries but {responses.Count} responses.");
-        if (queries.Count == 0) return [];
+        if (queries.Count == 0) return ([], []);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var lp = ResponseLogprobs(policy, queries, responses);
-        var lr = ResponseLogprobs(reference, queries, responses);
         var (_, mask) = Batching.PadRight(responses, 0);
-        var kl = ((lp.to_type(float64) - lr.to_type(float64)) * mask.to_type(float64)).sum(1);
-        return kl.data<double>().ToArray();
+        var m = mask.to_type(float64);
+        var lr = ResponseLogprobs(reference, queries, responses).to_type(float64) * m;
+        var refLogLik = (lr.sum(1) / m.sum(1)).data<double>().ToArray();
+        if (ReferenceEquals(policy, reference)) return (new double[queries.Count], refLogLik);
+        var lp = ResponseLogprobs(policy, queries, responses).to_type(float64) * m;
+        return ((lp - lr).sum(1).data<double>().ToArray(), refLogLik);
     }
+
+    /// <summary>Per row, Σ over the response tokens of log p_policy − log p_reference, by teacher-forced passes of both
+    /// models over (query, response). Responses are new tokens without the decoder start token.</summary>
+    public static double[] SequenceKl(T5ForConditionalGeneration policy, T5ForConditionalGeneration reference,
+        IReadOnlyList<long[]> queries, IReadOnlyList<long[]> responses) => KlAndReferenceLogLik(policy, reference, queries, responses).Kl;
 
     /// <summary>[B, T] log-probabilities of each response token under <paramref name="model"/> (padding positions
     /// hold garbage; mask them), on the CPU.</summary>

@@ -63,6 +63,15 @@ public static class Lesson
     /// it (and resumes from its last checkpoint when run again); lesson 04 evaluates its latest checkpoint.</summary>
     public static string RunFolder(AlignmentConfig config) => Path.Combine(RunsRoot(), $"notebook-{config.Profile}");
 
+    /// <summary>Another run of the same profile beside it, <c>runs/notebook-&lt;profile&gt;-&lt;variant&gt;</c>: e.g. the
+    /// run without the KL penalty that lesson 04 trains (<paramref name="variant"/> <c>no-kl</c>).</summary>
+    public static string RunFolder(AlignmentConfig config, string variant)
+    {
+        if (string.IsNullOrWhiteSpace(variant) || variant.IndexOfAny([.. Path.GetInvalidFileNameChars(), '/', '\\', ' ']) >= 0)
+            throw new ArgumentException($"A run variant is one word usable in a folder name (got '{variant}').", nameof(variant));
+        return Path.Combine(RunsRoot(), $"notebook-{config.Profile}-{variant}");
+    }
+
     /// <summary>True when <paramref name="runFolder"/> holds a checkpoint that <see cref="AlignmentRun.CreateAsync"/> resumes from.</summary>
     public static bool HasCheckpoint(string runFolder) => RunCheckpoints.Exists(runFolder);
 

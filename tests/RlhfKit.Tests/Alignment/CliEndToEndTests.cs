@@ -2,6 +2,7 @@ using System.Text.Json;
 using RlhfKit.Alignment;
 using RlhfKit.Cli;
 using RlhfKit.Tests.Charts;
+using RlhfKit.Tests.Evaluation;
 
 namespace RlhfKit.Tests.Alignment;
 
@@ -51,6 +52,25 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
         Assert.True(code == 0, output);
         var steps = File.ReadAllLines(Path.Combine(outDir, "stats.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()).ToList();
         Assert.Equal(Enumerable.Range(1, 8), steps);
+
+        // A short run without the KL penalty beside it, then one evaluation that compares the run, that run and best-of-2
+        // on the same articles (the README's figures for lesson 04 come from this command).
+        var noKl = Directory.CreateTempSubdirectory("rlhfkit-align-nokl-").FullName;
+        (code, output) = await Cli("align", "--profile", "offline", "--out", noKl, "--max-steps", "2", "--no-kl", "--no-eval");
+        Assert.True(code == 0, output);
+        (code, output) = await Cli("evaluate", "--profile", "offline", "--run", outDir, "--articles", "4", "--best-of", "2", "--compare", noKl);
+        Assert.True(code == 0, output);
+        var methods = EvaluationTestData.ReadCsv(File.ReadAllText(Path.Combine(outDir, "methods.csv")));
+        Assert.Equal(["method", "metric", "mean", "mean_ci_low", "mean_ci_high", "gain", "gain_ci_low", "gain_ci_high"], methods[0]);
+        Assert.Equal(["base", Path.GetFileName(outDir), Path.GetFileName(noKl), "best-of-2"], methods.Skip(1).Select(r => r[0]).Distinct());
+        var bestOf2Kl = methods.Single(r => r[0] == "best-of-2" && r[1] == "kl");
+        Assert.Equal(Math.Log(2) - 0.5, double.Parse(bestOf2Kl[2], System.Globalization.CultureInfo.InvariantCulture), 12);
+        // Every method carries both fluency proxies, best-of-n included (its kept samples get a reference pass too).
+        foreach (var metric in new[] { "ref_loglik", "distinct2" })
+            Assert.Equal(4, methods.Count(r => r[1] == metric));
+        Assert.Equal(["word", "base_count", "aligned_count", "base_per_1000_words", "aligned_per_1000_words", "change"],
+            EvaluationTestData.ReadCsv(File.ReadAllText(Path.Combine(outDir, "changed_words.csv")))[0]);
+        Assert.Equal(4, HeadlessChromium.DumpDom(Path.Combine(outDir, "charts", "gains_by_method.html")).LegendEntries);
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using RlhfKit.Charts;
 using RlhfKit.Data;
 using RlhfKit.Evaluation;
 using RlhfKit.Generation;
+using RlhfKit.Notebooks;
 using RlhfKit.Ppo;
 using RlhfKit.Rewards;
 using RlhfKit.Tests.Charts;
@@ -107,6 +108,16 @@ public class AlignmentBaselinesTests
     }
 
     [Fact]
+    public void AVariantRunLivesBesideTheLessonRunAndMustBeOneWord()
+    {
+        var config = Profiles.Offline();
+        Assert.Equal(Lesson.RunFolder(config) + "-no-kl", Lesson.RunFolder(config, "no-kl"));
+        var e = Assert.Throws<ArgumentException>(() => Lesson.RunFolder(config, "no kl"));
+        Assert.Contains("'no kl'", e.Message);
+        Assert.Throws<ArgumentException>(() => Lesson.RunFolder(config, "../elsewhere"));
+    }
+
+    [Fact]
     public void TheRunWithoutAKlPenaltyHasACoefficientOfZeroThatNeverAdapts()
     {
         var config = Profiles.Offline().WithoutKlPenalty();
@@ -136,6 +147,18 @@ public sealed class BaselineChartTests
         var page = HeadlessChromium.DumpDom(path);
         Assert.Equal(2, page.BarTraces);
         Assert.Equal(4, page.BarPoints);
+        Assert.Equal(2, page.LegendEntries);
+    }
+
+    [Fact]
+    public void CompareRunsDrawsOneLinePerRunWithAPointPerStep()
+    {
+        static IReadOnlyList<StepLog> Log(params double[] kl) => kl.Select((v, i) =>
+            new StepLog(i, 0, i, new Dictionary<string, double> { ["objective/kl"] = v }, "", "")).ToList();
+        var path = Path.Combine(ChartTestKit.TempDir().FullName, "runs.html");
+        ChartHtml.Save(RunCharts.CompareRuns("objective/kl", [("with the KL penalty", Log(0.1, 0.5, 0.9)), ("without it", Log(0.2, 2.0, 7.5, 12.0))]), path);
+        var page = HeadlessChromium.DumpDom(path);
+        Assert.Equal(2, page.LinePaths);
         Assert.Equal(2, page.LegendEntries);
     }
 

@@ -71,7 +71,14 @@ public class EvaluationStatisticsTests
         var tokens = result.Metric("tokens");
         Assert.Equal(0, tokens.N);
         Assert.True(double.IsNaN(tokens.BaseMean));
-        Assert.Equal(["total", "alpha", "beta", "kl", "tokens", "words"], result.Summary.Select(s => s.Metric));
+        Assert.Equal(["total", "alpha", "beta", "kl", "tokens", "words", "distinct2"], result.Summary.Select(s => s.Metric));
+        // distinct-2: "b4" and "a4" have no word pair and drop out; "base five five five" repeats (five, five).
+        var distinct = result.Metric(EvaluationResult.Distinct2);
+        Assert.Equal(4, distinct.N);
+        Assert.Equal((3 + 2.0 / 3) / 4, distinct.BaseMean, 1e-12);
+        Assert.Equal(1.0, distinct.AlignedMean, 1e-12);
+        // No reference pass scored these summaries: no reference log-likelihood row.
+        Assert.Equal([EvaluationResult.Distinct2], result.FluencyMetrics);
 
         var row = result.Rows[4];
         Assert.Equal("id4", row.Id);
@@ -106,6 +113,52 @@ public class EvaluationStatisticsTests
         Assert.Equal("total", (string)summary["metric"][totalRow]);
         Assert.Equal(result.Metric("total").DiffCiLow, (double)summary["diff_ci_low"][totalRow]);
         Assert.Equal(result.Metric("total").RelativeGainPercent, (double)summary["relative_gain_pct"][totalRow]);
+    }
+
+    [Fact]
+    public void DistinctBigramsIsTheShareOfWordPairsThatDoNotRepeat()
+    {
+        Assert.Equal(2.0 / 3, EvaluationRow.DistinctBigrams("in harrowing In harrowing"), 12); // case folded
+        Assert.Equal(0.5, EvaluationRow.DistinctBigrams("five five five"), 12);
+        Assert.Equal(1.0, EvaluationRow.DistinctBigrams("The river burst its banks on Friday."));
+        Assert.True(double.IsNaN(EvaluationRow.DistinctBigrams("alone")));
+        Assert.True(double.IsNaN(EvaluationRow.DistinctBigrams(" \n ")));
+    }
+
+    [Fact]
+    public void ReferenceLogLikelihoodsRoundTripAndOlderTablesLoadThemAsUnknown()
+    {
+        var result = Result();
+        var scored = new EvaluationResult(result.Components,
+            result.Rows.Select((r, i) => r with { BaseRefLogLik = -2.0 - i, AlignedRefLogLik = -1.5 - 2 * i }).ToList());
+        Assert.Equal([EvaluationResult.RefLogLik, EvaluationResult.Distinct2], scored.FluencyMetrics);
+        var refLogLik = scored.Metric(EvaluationResult.RefLogLik);
+        Assert.Equal(-4.0, refLogLik.BaseMean, 12);
+        Assert.Equal(0.5 - 2.0, refLogLik.DiffMean, 12); // mean of 0.5 - i over i = 0..4
+        Assert.Contains("Reference log-likelihood per token", scored.ToMarkdown(), StringComparison.Ordinal);
+
+        var dir = Directory.CreateTempSubdirectory("rlhfkit-fluency-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "evaluation.csv");
+            scored.SaveCsv(path);
+            var loaded = EvaluationResult.LoadCsv(path);
+            Assert.Equal(scored.Rows.Select(r => (r.BaseRefLogLik, r.AlignedRefLogLik)), loaded.Rows.Select(r => (r.BaseRefLogLik, r.AlignedRefLogLik)));
+            Assert.Equal(scored.Summary, loaded.Summary);
+
+            // The same table as written before the fluency columns existed.
+            var records = EvaluationTestData.ReadCsv(File.ReadAllText(path));
+            var keep = records[0].Select((name, i) => (name, i)).Where(c => !c.name.EndsWith("_ref_loglik") && !c.name.EndsWith("_distinct2")).Select(c => c.i).ToList();
+            Assert.Equal(records[0].Count - 4, keep.Count);
+            var sb = new System.Text.StringBuilder();
+            foreach (var record in records) Csv.AppendRecord(sb, keep.Select(i => record[i]));
+            File.WriteAllText(path, sb.ToString());
+            var old = EvaluationResult.LoadCsv(path);
+            Assert.All(old.Rows, r => Assert.True(double.IsNaN(r.BaseRefLogLik) && double.IsNaN(r.AlignedRefLogLik)));
+            Assert.Equal([EvaluationResult.Distinct2], old.FluencyMetrics);
+            Assert.Equal(scored.Metric(EvaluationResult.Distinct2), old.Metric(EvaluationResult.Distinct2));
+        }
+        finally { dir.Delete(recursive: true); }
     }
 
     [Fact]

@@ -15,20 +15,20 @@ public class PolicyEvaluatorTests
     const double T975Df5 = 2.5705818356363148; // Student t quantile, from mpmath
 
     /// <summary>Σ_t log p_policy(y_t) − log p_ref(y_t) for one article, without batching or padding.</summary>
-    static double DirectKl(T5ForConditionalGeneration policy, T5ForConditionalGeneration reference, long[] query, long[] response)
+    static double DirectKl(T5ForConditionalGeneration policy, T5ForConditionalGeneration reference, long[] query, long[] response) =>
+        DirectLogprob(policy, query, response) - DirectLogprob(reference, query, response);
+
+    /// <summary>Σ_t log p_model(y_t | y_&lt;t, x) for one article, without batching or padding.</summary>
+    static double DirectLogprob(T5ForConditionalGeneration model, long[] query, long[] response)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var ids = tensor(query).unsqueeze(0);
-        var decoderInputs = tensor(new long[] { policy.Config.DecoderStartTokenId }.Concat(response[..^1]).ToArray()).unsqueeze(0);
+        var decoderInputs = tensor(new long[] { model.Config.DecoderStartTokenId }.Concat(response[..^1]).ToArray()).unsqueeze(0);
         var targets = tensor(response).unsqueeze(0).unsqueeze(2);
-        double Logprob(T5ForConditionalGeneration m)
-        {
-            m.eval();
-            using var output = m.Forward(ids, decoderInputIds: decoderInputs);
-            return nn.functional.log_softmax(output.Logits.to_type(float64), -1).gather(2, targets).sum().item<double>();
-        }
-        return Logprob(policy) - Logprob(reference);
+        model.eval();
+        using var output = model.Forward(ids, decoderInputIds: decoderInputs);
+        return nn.functional.log_softmax(output.Logits.to_type(float64), -1).gather(2, targets).sum().item<double>();
     }
 
     [Fact]
@@ -54,7 +54,7 @@ public class PolicyEvaluatorTests
             Assert.True(Math.Abs(r.AlignedKl) < 1e-4, $"KL {r.AlignedKl}");
             Assert.Equal(r.BaseTokens, r.AlignedTokens);
         }
-        foreach (var m in result.RewardMetrics.Append(EvaluationResult.Words))
+        foreach (var m in result.RewardMetrics.Append(EvaluationResult.Words).Append(EvaluationResult.RefLogLik))
         {
             var s = result.Metric(m);
             Assert.Equal(0.0, s.DiffMean);
@@ -102,6 +102,9 @@ public class PolicyEvaluatorTests
             var kl = DirectKl(alignedLm, baseModel, queries[i], r.AlignedResponseIds!);
             Assert.Equal(kl, r.AlignedKl, 1e-3);
             Assert.Equal(0.0, r.BaseKl); // the base model is the reference
+            // Fluency under the reference: its mean log-probability per token of each summary.
+            Assert.Equal(DirectLogprob(baseModel, queries[i], r.AlignedResponseIds!) / r.AlignedResponseIds!.Length, r.AlignedRefLogLik, 1e-4);
+            Assert.Equal(DirectLogprob(baseModel, queries[i], r.BaseResponseIds!) / r.BaseResponseIds!.Length, r.BaseRefLogLik, 1e-4);
         }
         var meanKl = result.Metric(EvaluationResult.Kl).AlignedMean;
         Assert.True(meanKl > 0.1, $"mean KL {meanKl}");

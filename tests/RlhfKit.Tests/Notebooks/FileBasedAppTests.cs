@@ -34,8 +34,10 @@ public sealed class FileBasedAppTests(NotebookHarness harness, ITestOutputHelper
         var run = harness.App("04-evaluation");
         Assert.Equal(0, run.ExitCode);
         var charts = Directory.GetFiles(Path.Combine(harness.AppRuns, "charts"), "*.html").Select(Path.GetFileName).Order().ToList();
-        // 00: 1 chart; 03: the live chart, the components and one summary token by token; 04: reward/KL, gains, before/after, changed words, gains by method.
+        // 00: 1 chart; 03: the live chart, the components and one summary token by token; 04: reward/KL, gains, before/after,
+        // changed words, gains by method, then the run without a KL penalty: reward and KL per step, gains with fluency.
         Assert.Equal(["00-environment-01.html", "03-ppo-training-01.html", "03-ppo-training-02.html", "03-ppo-training-03.html",
-                      "04-evaluation-01.html", "04-evaluation-02.html", "04-evaluation-03.html", "04-evaluation-04.html", "04-evaluation-05.html"], charts);
+                      "04-evaluation-01.html", "04-evaluation-02.html", "04-evaluation-03.html", "04-evaluation-04.html", "04-evaluation-05.html",
+                      "04-evaluation-06.html", "04-evaluation-07.html", "04-evaluation-08.html"], charts);
     }
 }

@@ -1,0 +1,46 @@
+using System.Text.Json;
+using RlhfKit.Alignment;
+using RlhfKit.Rewards;
+
+namespace RlhfKit.Tests.Alignment;
+
+/// <summary>The offline classifiers ship as trained tensors; <c>prepare --force</c> must still be able to make them.</summary>
+[Collection(OfflineAssetsCollection.Name)]
+public sealed class OfflineClassifierTests(OfflineAssetsFixture assets)
+{
+    ClassifierMetrics Shipped(string name) => JsonSerializer.Deserialize<ClassifierMetrics>(
+        File.ReadAllText(Path.Combine(assets.Directory, name, "metrics.json")))!;
+
+    [Fact]
+    public void RebuildingTheAcceptabilityClassifierReachesTheShippedAccuracy()
+    {
+        var shipped = Shipped("acceptability");
+        var dir = Directory.CreateTempSubdirectory("rlhfkit-acceptability-");
+        try
+        {
+            var rebuilt = OfflineAssets.TrainClassifier("acceptability", dir.FullName, Console.Error.WriteLine);
+            Assert.Equal(shipped.Total, rebuilt.Total);
+            // Same data, seed and recipe; float sums may differ by thread count, so allow 3 of 700 answers to flip.
+            Assert.True(rebuilt.Accuracy >= shipped.Accuracy - 3.0 / shipped.Total,
+                $"rebuilt acceptability classifier: {rebuilt.Accuracy:P2} held-out; shipped: {shipped.Accuracy:P2}");
+            Assert.True(File.Exists(Path.Combine(dir.FullName, OfflineAssets.TrainedWeightsFile)));
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public async Task TheShippedAcceptabilityClassifierSeparatesRealPolicySamplesBetterThanChance()
+    {
+        var metrics = await OfflineAssets.PolicySampleAccuracyAsync(Path.Combine(assets.Directory, "acceptability"));
+        Assert.Equal(150, metrics.Total);
+        Assert.True(metrics.Accuracy > metrics.ChanceAccuracy + 0.1,
+            $"acceptability on hand-labelled policy samples: {metrics.Accuracy:P1} ({metrics.Correct}/{metrics.Total}); majority class {metrics.ChanceAccuracy:P1}");
+    }
+
+    [Fact]
+    public void AnUnknownClassifierNameIsAnErrorThatListsTheKnownOnes()
+    {
+        var e = Assert.Throws<ArgumentException>(() => OfflineAssets.TrainClassifier("sarcasm", Path.GetTempPath()));
+        Assert.Contains("'tone' and 'acceptability'", e.Message);
+    }
+}
