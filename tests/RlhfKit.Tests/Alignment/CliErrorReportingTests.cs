@@ -86,7 +86,7 @@ public sealed class CliErrorReportingTests : IDisposable
         AssertOneLineError(await Cli("evaluate", "--articles", "1", "--run", NewDir("run")), ExitCodes.Usage, "EvalArticles");
         AssertOneLineError(await Cli("generate", "--articles", "0"), ExitCodes.Usage, "--articles");
         AssertOneLineError(await Cli("generate", "--device", "tpu", "--policy", NewDir("p")), ExitCodes.Usage, "Unknown device 'tpu'");
-
+        AssertOneLineError(await Cli("evaluate", "--best-of", "4", "0", "--run", NewDir("run2")), ExitCodes.Usage, "--best-of");
     }
 
     [Fact]
