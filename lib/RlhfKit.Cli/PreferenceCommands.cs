@@ -3,12 +3,16 @@ using System.Globalization;
 using System.Text.Json;
 using RlhfKit.Alignment;
 using RlhfKit.Dpo;
+using RlhfKit.Evaluation;
+using RlhfKit.Generation;
 using RlhfKit.Loading;
 using RlhfKit.Preferences;
 
 namespace RlhfKit.Cli;
 
-/// <summary>The preference verbs: <c>reward-model</c> (TRL's RewardTrainer) and <c>dpo</c> (TRL's DPOTrainer).</summary>
+/// <summary>The preference verbs: <c>preferences</c> (AI feedback), <c>reward-model</c> (TRL's RewardTrainer),
+/// <c>dpo</c> (TRL's DPOTrainer), <c>compare</c> (win rates under a learned reward), and <c>align</c>'s
+/// <c>--reward-model</c>.</summary>
 internal static class PreferenceCommands
 {
     static string Shipped(string split) => Path.Combine(OfflineAssets.DataDirectory(), "preferences", split + ".jsonl");
@@ -112,6 +116,106 @@ internal static class PreferenceCommands
                 Console.WriteLine($"{key,-26}{eval[key],10:F4}");
             Console.WriteLine($"Policy: {Path.Combine(outDir, "policy")} (try: generate --policy {Path.Combine(outDir, "policy")})");
             Console.WriteLine($"Output folder: {outDir}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    // align --reward-model: PPO on a learned reward (InstructGPT's route), the loop unchanged.
+    internal static readonly Option<string?> AlignRewardModel = new("--reward-model") { Description = "PPO on a learned reward: a reward-model folder (from 'reward-model --out DIR'); its logit replaces the profile's classifiers (see --keep-classifiers)." };
+    internal static readonly Option<double?> AlignRewardWeight = new("--reward-weight") { Description = "Weight of the learned reward (default 1)." };
+    internal static readonly Option<bool> AlignKeepClassifiers = new("--keep-classifiers") { Description = "With --reward-model: keep the profile's classifiers in the reward beside the learned one." };
+
+    /// <summary><paramref name="config"/> with the learned reward of <c>--reward-model</c>, when given.</summary>
+    internal static AlignmentConfig ApplyRewardModel(ParseResult parse, AlignmentConfig config)
+    {
+        if (parse.GetValue(AlignRewardModel) is not string folder)
+        {
+            if (parse.GetValue(AlignRewardWeight) is not null || parse.GetValue(AlignKeepClassifiers))
+                throw new ArgumentException("--reward-weight and --keep-classifiers apply to --reward-model; give a reward model folder.");
+            return config;
+        }
+        return config.WithLearnedReward(folder, parse.GetValue(AlignRewardWeight) ?? 1.0, parse.GetValue(AlignKeepClassifiers));
+    }
+
+    public static Command Preferences(Option<string> profileOption, Option<string> deviceOption)
+    {
+        var fromPolicy = new Option<bool>("--from-policy") { Description = "AI feedback: sample two summaries per article from the policy (temperature 1) and prefer the one the profile's reward scores higher." };
+        var articles = new Option<int?>("--articles") { Description = "How many articles to sample (default 200)." };
+        var split = new Option<string>("--split") { Description = "Which articles: train (default), validation or test.", DefaultValueFactory = _ => "train" };
+        var policyOption = new Option<string?>("--policy") { Description = "The policy to sample from (default: the profile's; a run folder uses its latest checkpoint)." };
+        var seed = new Option<long>("--seed") { Description = "Sampling seed (batch k uses seed + k).", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--out", "-o") { Description = "Where to write the pairs: .jsonl or .parquet (TRL's prompt/chosen/rejected columns).", Required = true };
+        var cmd = new Command("preferences", "Make preference pairs. --from-policy: AI feedback (two samples per article, ranked by the composite reward; ties and identical samples left out). People's preferences are collected in lesson 05.")
+        {
+            profileOption, deviceOption, fromPolicy, articles, split, policyOption, seed, output,
+        };
+        cmd.SetAction(async (parse, cancellation) =>
+        {
+            if (!parse.GetValue(fromPolicy))
+                throw new ArgumentException("Say where the preferences come from: --from-policy (AI feedback). People's preferences are collected in lesson 05 (notebooks/05-preferences.ipynb).");
+            var profile = Profiles.Get(parse.GetValue(profileOption)!) with { Device = parse.GetValue(deviceOption)! };
+            var count = parse.GetValue(articles) ?? 200;
+            if (count < 1) throw new ArgumentException($"--articles must be at least 1, got {count}.");
+            var outPath = Path.GetFullPath(parse.GetValue(output)!);
+            if (Path.GetExtension(outPath).ToLowerInvariant() is not (".jsonl" or ".json" or ".parquet"))
+                throw new ArgumentException($"--out must end in .jsonl or .parquet, got '{Path.GetFileName(outPath)}'.");
+            var device = ProfileLoader.Device(profile.Device);
+            var data = await ProfileLoader.ArticlesAsync(profile, parse.GetValue(split)!);
+            var files = await ProfileLoader.PolicyAsync(profile, policy: parse.GetValue(policyOption) is string p ? PreferenceComparison.PolicyFolder(p) : null);
+            var policy = AutoModel.T5FromPretrained(files.Folder, device);
+            var reward = await ProfileLoader.RewardAsync(profile, status: Console.Error.WriteLine);
+            var chosen = data.Take(Math.Min(count, data.Count)).ToList();
+            Console.Error.WriteLine($"AI feedback: 2 samples of {files.Folder} for each of {chosen.Count} {parse.GetValue(split)} articles, ranked by {string.Join(" + ", reward.Parts.Select(x => $"{x.Weight} x {x.Name}"))}.");
+            var bar = new ConsoleProgress("preferences");
+            var result = AiFeedback.Collect(policy, files.Tokenizer, chosen, reward, profile.Generation, profile.MaxPromptTokens,
+                seed: parse.GetValue(seed), progress: (done, total) => bar.Update(done, total, $"{done}/{total} articles", force: true));
+            if (result.Pairs.Count == 0) throw new InvalidDataException($"No preference pairs: all {result.Samples.Count} articles gave identical samples or ties.");
+            PreferenceData.Write(outPath, result.Pairs);
+            Console.WriteLine(result);
+            Console.WriteLine($"Wrote {outPath}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command Compare(Option<string> profileOption, Option<string> deviceOption)
+    {
+        var rewardModel = new Option<string>("--reward-model") { Description = "The learned reward model that judges (a reward-model folder).", Required = true };
+        var policies = new Option<string[]>("--policy") { Description = "A policy to compare with the base: NAME=FOLDER or FOLDER (an align run folder, a dpo folder or a model folder); repeat for several.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var articles = new Option<int?>("--articles") { Description = "Held-out articles (default: the profile's)." };
+        var output = new Option<string?>("--out", "-o") { Description = "Folder for comparison.csv, win_rates.csv and win_rates.json." };
+        var cmd = new Command("compare", "Aligned policies against the base on held-out articles: win rate under a learned reward (ties half, Wilson 95% interval), KL to the base, and each classifier's gain with its interval.")
+        {
+            profileOption, deviceOption, rewardModel, policies, articles, output,
+        };
+        cmd.SetAction(async (parse, cancellation) =>
+        {
+            var config = Profiles.Get(parse.GetValue(profileOption)!) with { Device = parse.GetValue(deviceOption)! };
+            if (parse.GetValue(articles) is int n) config = config with { EvalArticles = n };
+            config.Validate();
+            var named = parse.GetValue(policies)!.Select(p => p.Split('=', 2) is [var name, var dir] && name.Length > 0 ? (name, dir) : (Path.GetFileName(Path.TrimEndingDirectorySeparator(p)), p))
+                .Select(x => (Name: x.Item1, Folder: PreferenceComparison.PolicyFolder(x.Item2))).ToList();
+            var judge = await PreferenceComparison.JudgeAsync(config, parse.GetValue(rewardModel)!);
+            var device = ProfileLoader.Device(config.Device);
+            var files = await ProfileLoader.PolicyAsync(config);
+            var basePolicy = AutoModel.T5FromPretrained(files.Folder, device);
+            var (_, eval) = await ProfileLoader.TrainAndEvalAsync(config);
+            var models = named.Select(p => (p.Name, AutoModel.T5FromPretrained(p.Folder, device))).ToList();
+            var methods = PreferenceComparison.Evaluate(config, basePolicy, models, files.Tokenizer, judge, eval, Console.Error.WriteLine);
+            Console.WriteLine($"{"method",-14}{"win rate (learned)",20}{"95% Wilson",20}{"W/T/L",14}{"KL",9}{"95% CI of KL",22}");
+            foreach (var m in methods)
+            {
+                var w = WinRate.Of(m.Evaluation, PreferenceComparison.Learned);
+                var kl = m.Evaluation.Metric(EvaluationResult.Kl);
+                Console.WriteLine($"{m.Method,-14}{w.Rate,20:P1}{$"[{w.Low:P1}, {w.High:P1}]",20}{$"{w.Wins}/{w.Ties}/{w.Losses}",14}{kl.AlignedMean,9:F2}{$"[{kl.AlignedCiLow:F2}, {kl.AlignedCiHigh:F2}]",22}");
+            }
+            Console.WriteLine($"\n{"method",-14}{"metric",-16}{"base",10}{"aligned",10}{"gain",10}{"95% CI of gain",26}");
+            foreach (var m in methods)
+                foreach (var s in m.Evaluation.Summary.Where(s => s.Metric != EvaluationResult.Total))
+                    Console.WriteLine($"{m.Method,-14}{s.Metric,-16}{s.BaseMean,10:F4}{s.AlignedMean,10:F4}{s.DiffMean,10:F4}{$"[{s.DiffCiLow:F4}, {s.DiffCiHigh:F4}]",26}");
+            if (parse.GetValue(output) is string dir)
+                foreach (var f in PreferenceComparison.Save(Path.GetFullPath(dir), methods)) Console.WriteLine($"Wrote {f}");
             return 0;
         });
         return cmd;
