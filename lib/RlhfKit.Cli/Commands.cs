@@ -129,7 +129,7 @@ internal static class Commands
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
             ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, dtype, noKl, checkpointEvery,
-            PreferenceCommands.AlignRewardModel, PreferenceCommands.AlignRewardWeight, PreferenceCommands.AlignKeepClassifiers,
+            PreferenceCommands.AlignRewardModel, PreferenceCommands.AlignRewardWeight, PreferenceCommands.AlignKeepClassifiers, PreferenceCommands.AlignInitKlCoef,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
