@@ -80,6 +80,8 @@ internal static class Commands
         root.Subcommands.Add(Bench());
         root.Subcommands.Add(PreferenceCommands.RewardModel());
         root.Subcommands.Add(PreferenceCommands.Dpo(ProfileOption, DeviceOption));
+        root.Subcommands.Add(PreferenceCommands.Preferences(ProfileOption, DeviceOption));
+        root.Subcommands.Add(PreferenceCommands.Compare(ProfileOption, DeviceOption));
         return root;
     }
 
@@ -127,6 +129,7 @@ internal static class Commands
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
             ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, dtype, noKl, checkpointEvery,
+            PreferenceCommands.AlignRewardModel, PreferenceCommands.AlignRewardWeight, PreferenceCommands.AlignKeepClassifiers, PreferenceCommands.AlignInitKlCoef,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
@@ -135,6 +138,7 @@ internal static class Commands
             if (parse.GetValue(dtype) is string type) config = config with { InferenceDType = type };
             if (parse.GetValue(noKl)) config = config.WithoutKlPenalty();
             if (parse.GetValue(checkpointEvery) is int every) config = config with { CheckpointEvery = every };
+            config = PreferenceCommands.ApplyRewardModel(parse, config); // --reward-model: PPO on a learned reward
             config.Validate(); // names a bad --dtype before anything loads
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", $"{config.Profile}-{DateTime.Now:yyyyMMdd-HHmmss}"));
             EnsureOfflineAssets(config, parse);

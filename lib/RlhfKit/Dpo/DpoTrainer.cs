@@ -55,8 +55,8 @@ public sealed class DpoTrainer : IDisposable
     public T5ForConditionalGeneration Policy { get; }
     public T5ForConditionalGeneration Reference { get; }
     public IHfTokenizer Tokenizer { get; }
-    /// <summary>Optimiser steps taken so far.</summary>
-    public int StepCount { get; private set; }
+    /// <summary>Optimiser steps taken so far (set it when resuming from a checkpoint, with <see cref="LoadOptimizer"/>).</summary>
+    public int StepCount { get; set; }
     /// <summary>Keep dropout off in the policy while training (default true).</summary>
     public bool DisableDropout { get; init; } = true;
     Device Device { get; }
@@ -146,18 +146,23 @@ public sealed class DpoTrainer : IDisposable
     }
 
     /// <summary>Epochs over <paramref name="pairs"/> in batches of <see cref="DpoConfig.BatchSize"/>, reshuffled each
-    /// epoch from (seed, epoch); <paramref name="onStep"/> receives each step's statistics (with <c>epoch</c>).</summary>
-    public List<Dictionary<string, double>> Train(IReadOnlyList<PreferencePair> pairs, int epochs = 1, Action<Dictionary<string, double>>? onStep = null, int? maxSteps = null)
+    /// epoch from (seed, epoch); <paramref name="onStep"/> receives each step's statistics (with <c>epoch</c>). The run
+    /// ends after <paramref name="maxSteps"/> batches in all; the first <paramref name="startStep"/> batches are passed
+    /// over (a resumed run: the order depends only on the seed, so it continues where the checkpoint was written).</summary>
+    public List<Dictionary<string, double>> Train(IReadOnlyList<PreferencePair> pairs, int epochs = 1, Action<Dictionary<string, double>>? onStep = null, int? maxSteps = null, int startStep = 0)
     {
         ArgumentNullException.ThrowIfNull(pairs);
         if (epochs < 1) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "epochs must be at least 1.");
+        ArgumentOutOfRangeException.ThrowIfNegative(startStep);
         var log = new List<Dictionary<string, double>>();
+        int step = 0;
         for (int epoch = 0; epoch < epochs; epoch++)
         {
             var order = Seeding.Permutation(pairs.Count, Seeding.Derive(Config.Seed, epoch, stream: 0));
             for (int start = 0; start < order.Length; start += Config.BatchSize)
             {
-                if (maxSteps is int max && log.Count >= max) return log;
+                if (maxSteps is int max && step >= max) return log;
+                if (step++ < startStep) continue;
                 var batch = order.Skip(start).Take(Config.BatchSize).Select(i => pairs[i]).ToList();
                 var stats = Step(batch);
                 stats["epoch"] = epoch + (double)Math.Min(order.Length, start + Config.BatchSize) / order.Length;
@@ -188,6 +193,16 @@ public sealed class DpoTrainer : IDisposable
         }
         return sums.ToDictionary(kv => kv.Key, kv => kv.Value / pairs.Count);
     }
+
+    /// <summary>Saves the AdamW moments (atomically), so a resumed run continues the same optimisation.</summary>
+    public void SaveOptimizer(string path)
+    {
+        var temp = AtomicFile.TempSibling(path);
+        _optimizer.save_state_dict(temp);
+        AtomicFile.Publish(temp, path);
+    }
+
+    public void LoadOptimizer(string path) => _optimizer.load_state_dict(path);
 
     public void Dispose() => _optimizer.Dispose();
 }

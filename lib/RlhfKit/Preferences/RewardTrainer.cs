@@ -121,14 +121,32 @@ public sealed class RewardTrainer
         return trainable;
     }
 
+    TorchSharp.Modules.AdamW? _optimizer;
+    List<TorchSharp.Modules.Parameter>? _parameters;
+
+    /// <summary>The AdamW optimiser of the trainable parameters, made on first use and kept, so its moments carry over
+    /// between <see cref="Train"/> calls and through <see cref="SaveOptimizer"/> / <see cref="LoadOptimizer"/>.</summary>
+    (List<TorchSharp.Modules.Parameter> Parameters, TorchSharp.Modules.AdamW Optimizer) Optimizer()
+    {
+        if (_optimizer is null)
+        {
+            _parameters = Trainable();
+            _optimizer = optim.AdamW(_parameters, lr: Config.LearningRate, weight_decay: 0);
+        }
+        else foreach (var p in _parameters!) p.requires_grad = true;
+        return (_parameters!, _optimizer);
+    }
+
     /// <summary>Trains for <see cref="RewardConfig.Epochs"/> epochs over shuffled <paramref name="train"/> pairs;
-    /// <paramref name="onStep"/> gets (step, epoch, loss). Returns the mean loss of each epoch.</summary>
-    public List<double> Train(IReadOnlyList<PreferencePair> train, Action<int, int, double>? onStep = null)
+    /// <paramref name="onStep"/> gets (step, epoch, loss) after each optimiser step. The first
+    /// <paramref name="startStep"/> batches are passed over (a resumed run: the order depends only on the seed) and the
+    /// run ends after <paramref name="maxSteps"/> batches in all. Returns the mean loss of each epoch trained.</summary>
+    public List<double> Train(IReadOnlyList<PreferencePair> train, Action<int, int, double>? onStep = null, int startStep = 0, int? maxSteps = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (train.Count == 0) throw new ArgumentException("Training needs at least one pair.", nameof(train));
-        var parameters = Trainable();
-        using var optimizer = optim.AdamW(parameters, lr: Config.LearningRate, weight_decay: 0);
+        ArgumentOutOfRangeException.ThrowIfNegative(startStep);
+        var (parameters, optimizer) = Optimizer();
         var epochLosses = new List<double>();
         int step = 0;
         try
@@ -139,6 +157,8 @@ public sealed class RewardTrainer
                 double sum = 0; int batches = 0;
                 for (int start = 0; start < order.Length; start += Config.BatchSize)
                 {
+                    if (maxSteps is int max && step >= max) break;
+                    if (step < startStep) { step++; continue; }
                     using var scope = NewDisposeScope();
                     // Dropout on, as transformers' Trainer trains (TRL's RewardTrainer keeps it).
                     Module.train();
@@ -153,7 +173,7 @@ public sealed class RewardTrainer
                     sum += value; batches++;
                     onStep?.Invoke(step++, epoch, value);
                 }
-                epochLosses.Add(sum / batches);
+                if (batches > 0) epochLosses.Add(sum / batches);
             }
         }
         finally
@@ -162,6 +182,21 @@ public sealed class RewardTrainer
             foreach (var p in Module.parameters()) p.requires_grad = false;
         }
         return epochLosses;
+    }
+
+    /// <summary>Saves the AdamW moments (atomically), so a resumed run continues the same optimisation.</summary>
+    public void SaveOptimizer(string path)
+    {
+        var temp = AtomicFile.TempSibling(path);
+        Optimizer().Optimizer.save_state_dict(temp);
+        AtomicFile.Publish(temp, path);
+    }
+
+    /// <summary>Loads moments saved by <see cref="SaveOptimizer"/> into this trainer's optimiser.</summary>
+    public void LoadOptimizer(string path)
+    {
+        Optimizer().Optimizer.load_state_dict(path);
+        foreach (var p in Module.parameters()) p.requires_grad = false;
     }
 
     /// <summary>Rewards of many texts without gradients, in batches of 64.</summary>

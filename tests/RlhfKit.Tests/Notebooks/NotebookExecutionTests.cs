@@ -18,6 +18,7 @@ public sealed partial class NotebookExecutionTests(NotebookHarness harness, ITes
     static readonly Dictionary<string, int> ChartCells = new()
     {
         ["00-environment"] = 1, ["01-reward-classifiers"] = 0, ["02-policy-and-data"] = 0, ["03-ppo-training"] = 3, ["04-evaluation"] = 8,
+        ["05-preferences"] = 2,
     };
 
     [Theory]

@@ -17,9 +17,9 @@ public sealed class NotebookStructureTests
     static JsonObject Load(string lesson) => JsonNode.Parse(File.ReadAllText(Path.Combine(NotebooksDir, lesson + ".ipynb")))!.AsObject();
 
     [Fact]
-    public void TheFiveLessonsAreThereInOrder()
+    public void TheSixLessonsAreThereInOrder()
     {
-        Assert.Equal(["00-environment", "01-reward-classifiers", "02-policy-and-data", "03-ppo-training", "04-evaluation"], NotebookHarness.LessonNames());
+        Assert.Equal(["00-environment", "01-reward-classifiers", "02-policy-and-data", "03-ppo-training", "04-evaluation", "05-preferences"], NotebookHarness.LessonNames());
     }
 
     [Theory]
