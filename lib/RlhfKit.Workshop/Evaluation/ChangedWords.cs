@@ -14,14 +14,19 @@ public sealed record WordChange(string Word, int Before, int After, double Befor
 /// Which words the aligned policy uses more, and which less, than the base policy (the original article's "announced"
 /// over "scrapped"): words are lower-cased runs of letters (with inner apostrophes and hyphens), counted over all
 /// summaries of each side, and compared per 1,000 words so that a change of length does not count as a change of words.
+/// English function words (<see cref="FunctionWords"/>: articles, prepositions, pronouns, auxiliaries) still count in the
+/// totals but are not ranked: their rates wobble with length and wording and would crowd out the content words.
 /// </summary>
 public static partial class ChangedWords
 {
     /// <summary>The <paramref name="top"/> biggest rises and the <paramref name="top"/> biggest falls of the rate per 1,000
     /// words, among words seen at least <paramref name="minCount"/> times on one side; rises first (largest first), then
-    /// falls (largest first); ties by word.</summary>
-    public static IReadOnlyList<WordChange> Compute(IEnumerable<string> before, IEnumerable<string> after, int top = 10, int minCount = 3)
+    /// falls (largest first); ties by word. <paramref name="ignore"/> is the set of words left out of the ranking
+    /// (default <see cref="FunctionWords"/>; an empty set ranks every word).</summary>
+    public static IReadOnlyList<WordChange> Compute(IEnumerable<string> before, IEnumerable<string> after, int top = 10, int minCount = 3,
+        IReadOnlySet<string>? ignore = null)
     {
+        ignore ??= FunctionWords;
         ArgumentNullException.ThrowIfNull(before);
         ArgumentNullException.ThrowIfNull(after);
         ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
@@ -31,7 +36,7 @@ public static partial class ChangedWords
         if (bTotal == 0 || aTotal == 0) throw new ArgumentException("Both sides need at least one word.");
         var changes = b.Keys.Union(a.Keys)
             .Select(w => (Word: w, B: b.GetValueOrDefault(w), A: a.GetValueOrDefault(w)))
-            .Where(x => Math.Max(x.B, x.A) >= minCount)
+            .Where(x => Math.Max(x.B, x.A) >= minCount && !ignore.Contains(x.Word))
             .Select(x => new WordChange(x.Word, x.B, x.A, 1000.0 * x.B / bTotal, 1000.0 * x.A / aTotal))
             .Where(c => c.Change != 0)
             .ToList();
@@ -39,6 +44,18 @@ public static partial class ChangedWords
         var falls = changes.Where(c => c.Change < 0).OrderBy(c => c.Change).ThenBy(c => c.Word, StringComparer.Ordinal).Take(top);
         return [.. rises, .. falls];
     }
+
+    /// <summary>English function words: articles, prepositions, conjunctions, pronouns, auxiliaries and common adverbs.</summary>
+    public static IReadOnlySet<string> FunctionWords { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "a", "an", "the", "and", "or", "but", "nor", "so", "yet", "if", "than", "that", "this", "these", "those", "which", "who",
+        "whom", "whose", "what", "when", "where", "while", "as", "at", "by", "for", "from", "in", "into", "of", "off", "on", "onto",
+        "out", "over", "to", "up", "with", "about", "after", "before", "between", "during", "under", "until", "against", "through",
+        "is", "are", "was", "were", "be", "been", "being", "am", "has", "have", "had", "do", "does", "did", "will", "would", "can",
+        "could", "shall", "should", "may", "might", "must", "it", "its", "he", "him", "his", "she", "her", "hers", "they", "them",
+        "their", "we", "us", "our", "you", "your", "i", "me", "my", "not", "no", "also", "all", "some", "any", "more", "most",
+        "very", "just", "only", "then", "there", "here",
+    };
 
     /// <summary>The changes as a table: word, counts, rates per 1,000 words and the change.</summary>
     public static DataFrame ToDataFrame(IReadOnlyList<WordChange> changes) => new(

@@ -81,21 +81,9 @@ public static class HumanFeedback
     /// line.</summary>
     public static IReadOnlyDictionary<string, string> ReadAnswers(string path)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Recorded answers file not found: {Path.GetFullPath(path)}", path);
         var answers = new Dictionary<string, string>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (at, root) in JsonLines.Objects(path, "Recorded answers file"))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            var at = $"{path}:{lineNumber}";
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new InvalidDataException($"{at}: not a JSON object ({e.Message}).", e); }
-            using var owned = doc;
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{at}: expected a JSON object with \"id\" and \"preferred\".");
             string Field(string name) =>
                 root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } s
                     ? s : throw new InvalidDataException($"{at}: \"{name}\" must be a non-empty string.");

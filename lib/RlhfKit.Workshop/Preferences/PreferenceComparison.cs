@@ -76,9 +76,15 @@ public static class PreferenceComparison
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);
         if (!Directory.Exists(full)) throw new DirectoryNotFoundException($"The policy folder {full} does not exist.");
-        if (new RunCheckpoints(full).Latest() is { } latest) return new RunCheckpoints(full).PathOf(latest.Name);
-        if (File.Exists(Path.Combine(full, "policy", "config.json"))) return Path.Combine(full, "policy");
         if (File.Exists(Path.Combine(full, "config.json"))) return full;
+        // A finished dpo folder: its policy/ (its checkpoints/ hold the same policy plus optimizer state).
+        if (File.Exists(Path.Combine(full, "policy", "config.json"))) return Path.Combine(full, "policy");
+        if (new RunCheckpoints(full).Latest() is { } latest)
+        {
+            var checkpoint = new RunCheckpoints(full).PathOf(latest.Name);
+            // An align run keeps the policy in the checkpoint itself; an unfinished dpo run in its policy/ subfolder.
+            return File.Exists(Path.Combine(checkpoint, "policy", "config.json")) ? Path.Combine(checkpoint, "policy") : checkpoint;
+        }
         throw new FileNotFoundException($"{full} holds no policy: expected config.json, policy/config.json (a dpo folder) or checkpoints/ (an align run folder).", Path.Combine(full, "config.json"));
     }
 

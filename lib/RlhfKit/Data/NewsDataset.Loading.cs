@@ -39,37 +39,24 @@ public sealed partial class NewsDataset
     public static NewsDataset FromJsonl(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"The JSONL file {Path.GetFullPath(path)} does not exist.", path);
         var stem = Path.GetFileNameWithoutExtension(path);
         var result = new List<NewsArticle>();
-        var lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (at, root) in JsonLines.Objects(path, "The JSONL file"))
         {
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            string At() => $"{path}:{lineNo}";
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new InvalidDataException($"{At()}: not valid JSON ({e.Message}).", e); }
-            using (doc)
+            string At() => at;
+            if (!root.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+                throw new InvalidDataException(text.ValueKind == JsonValueKind.Undefined
+                    ? $"{At()}: the object has no \"text\" (keys: {string.Join(", ", root.EnumerateObject().Select(p => p.Name))})."
+                    : $"{At()}: \"text\" must be a string, found {text.ValueKind}.");
+            var id = root.TryGetProperty("id", out var idElement) ? idElement.ValueKind switch
             {
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object)
-                    throw new InvalidDataException($"{At()}: expected a JSON object per line, found {root.ValueKind}.");
-                if (!root.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
-                    throw new InvalidDataException(text.ValueKind == JsonValueKind.Undefined
-                        ? $"{At()}: the object has no \"text\" (keys: {string.Join(", ", root.EnumerateObject().Select(p => p.Name))})."
-                        : $"{At()}: \"text\" must be a string, found {text.ValueKind}.");
-                var id = root.TryGetProperty("id", out var idElement) ? idElement.ValueKind switch
-                {
-                    JsonValueKind.String => idElement.GetString()!,
-                    JsonValueKind.Number => idElement.GetRawText(),
-                    JsonValueKind.Null => null,
-                    var kind => throw new InvalidDataException($"{At()}: \"id\" must be a string or a number, found {kind}."),
-                } : null;
-                result.Add(new NewsArticle(id ?? $"{stem}-{result.Count}", text.GetString()!,
-                    OptionalString(root, "summary", At), OptionalString(root, "topic", At)));
-            }
+                JsonValueKind.String => idElement.GetString()!,
+                JsonValueKind.Number => idElement.GetRawText(),
+                JsonValueKind.Null => null,
+                var kind => throw new InvalidDataException($"{At()}: \"id\" must be a string or a number, found {kind}."),
+            } : null;
+            result.Add(new NewsArticle(id ?? $"{stem}-{result.Count}", text.GetString()!,
+                OptionalString(root, "summary", At), OptionalString(root, "topic", At)));
         }
         return new NewsDataset(result.ToArray());
     }

@@ -41,35 +41,22 @@ public static class PreferenceData
 
     public static IReadOnlyList<PreferencePair> ReadJsonl(string path)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Preference file not found: {Path.GetFullPath(path)}", path);
         var pairs = new List<PreferencePair>();
         var where = new List<string>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (at, row) in JsonLines.Objects(path, "Preference file"))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            var at = $"{path}:{lineNumber}";
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new InvalidDataException($"{at}: not a JSON object ({e.Message}).", e); }
-            using (doc)
+            string Field(string name)
             {
-                if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{at}: expected a JSON object with {Quoted()}, got a {doc.RootElement.ValueKind}.");
-                string Field(string name)
+                if (!row.TryGetProperty(name, out var value))
                 {
-                    if (!doc.RootElement.TryGetProperty(name, out var value))
-                    {
-                        var present = doc.RootElement.EnumerateObject().Select(p => p.Name).ToList();
-                        throw new InvalidDataException($"{at}: missing column \"{name}\" (TRL's preference columns are {Quoted()}; this line has {(present.Count == 0 ? "none" : string.Join(", ", present.Select(p => $"\"{p}\"")))}).");
-                    }
-                    if (value.ValueKind != JsonValueKind.String) throw new InvalidDataException($"{at}: \"{name}\" must be a string, got {value.ValueKind}.");
-                    return value.GetString()!;
+                    var present = row.EnumerateObject().Select(p => p.Name).ToList();
+                    throw new InvalidDataException($"{at}: missing column \"{name}\" (TRL's preference columns are {Quoted()}; this line has {(present.Count == 0 ? "none" : string.Join(", ", present.Select(p => $"\"{p}\"")))}).");
                 }
-                pairs.Add(new PreferencePair(Field("prompt"), Field("chosen"), Field("rejected")));
-                where.Add(at);
+                if (value.ValueKind != JsonValueKind.String) throw new InvalidDataException($"{at}: \"{name}\" must be a string, got {value.ValueKind}.");
+                return value.GetString()!;
             }
+            pairs.Add(new PreferencePair(Field("prompt"), Field("chosen"), Field("rejected")));
+            where.Add(at);
         }
         Check(pairs, where, path);
         return pairs;

@@ -10,15 +10,7 @@ namespace RlhfKit.Tests.Alignment;
 [Collection(OfflineAssetsCollection.Name)]
 public class CliPreferenceTests(OfflineAssetsFixture assets)
 {
-    static async Task<(int Code, string Output)> Cli(params string[] args)
-    {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var capture = new StringWriter();
-        Console.SetOut(capture);
-        Console.SetError(capture);
-        try { return (await Commands.InvokeAsync(args), capture.ToString()); }
-        finally { Console.SetOut(stdout); Console.SetError(stderr); }
-    }
+    static Task<(int Code, string Output)> Cli(params string[] args) => CliErrorReportingTests.Cli(args);
 
     [Theory]
     [InlineData("pairs.jsonl")]

@@ -86,6 +86,21 @@ public class AlignmentBaselinesTests
     }
 
     [Fact]
+    public void ChangedWordsLeavesFunctionWordsOutOfTheRankingUnlessAskedToRankEveryWord()
+    {
+        string[] before = ["the plan was scrapped in the end", "the plan was scrapped in May", "the vote was scrapped"];
+        string[] after = ["a plan was announced", "a plan was announced today", "a vote was announced"];
+        var content = ChangedWords.Compute(before, after, top: 5, minCount: 2);
+        Assert.DoesNotContain(content, c => c.Word is "the" or "a" or "in");
+        Assert.Equal(["announced", "scrapped"], content.Where(c => c.Word is "announced" or "scrapped").Select(c => c.Word));
+        var every = ChangedWords.Compute(before, after, top: 5, minCount: 2, ignore: new HashSet<string>());
+        Assert.Contains(every, c => c.Word == "a" && c.Change > 0);
+        Assert.Contains(every, c => c.Word == "the" && c.Change < 0);
+        // The totals still count the function words: "scrapped" is 3 of before's 17 words.
+        Assert.Equal(1000.0 * 3 / 17, content.Single(c => c.Word == "scrapped").BeforePer1000, 9);
+    }
+
+    [Fact]
     public void MethodsAreComparedOnTheSameArticlesWithTheBaseFirst()
     {
         var articles = Articles(6);
