@@ -340,13 +340,12 @@ public sealed class AlignmentRun : IDisposable
         var articles = evaluation.Rows.Select(r => new Evaluation.Article(r.Id, r.Article)).ToList();
         var queries = PromptedBatch.Queries(articles.Select(a => a.Text), tokenizer, config.MaxPromptTokens);
         var best = sampler.Sample(queries, generation.Seed ?? 1234, batchSize);
-        var result = Evaluation.PolicyEvaluator.EvaluateSummaries(articles, evaluation.Rows.Select(r => r.BaseSummary).ToList(), best.Select(b => b.Text).ToList(),
+        var kept = Evaluation.PolicyEvaluator.EvaluateSummaries(articles, evaluation.Rows.Select(r => r.BaseSummary).ToList(), best.Select(b => b.Text).ToList(),
             reward, alignedKl: Enumerable.Repeat(BestOfNSampler.AnalyticKl(n), articles.Count).ToList(), baseKl: evaluation.Rows.Select(r => r.BaseKl).ToList(),
             tokenizer: tokenizer, confidenceLevel: evaluation.ConfidenceLevel);
         // The fluency proxy for the kept samples, from one reference pass (the base side is the evaluation's own).
         var (_, refLogLik) = Evaluation.PolicyEvaluator.KlAndReferenceLogLik(reference, reference, queries, best.Select(b => b.Ids).ToList());
-        var rows = result.Rows.Select((r, i) => r with { BaseRefLogLik = evaluation.Rows[i].BaseRefLogLik, AlignedRefLogLik = refLogLik[i] }).ToList();
-        return new Evaluation.EvaluationResult(result.Components, rows, result.Generation, result.ConfidenceLevel);
+        return kept.WithReferenceLogLik(evaluation.Rows.Select(r => r.BaseRefLogLik).ToList(), refLogLik);
     }
 
     /// <summary>Frees the models and releases the run folder's lock.</summary>

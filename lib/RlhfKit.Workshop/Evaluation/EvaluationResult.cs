@@ -277,6 +277,16 @@ public sealed class EvaluationResult
         return new EvaluationResult(components, rows, null, confidenceLevel);
     }
 
+    /// <summary>The same rows with the reference model's mean log-likelihood per token filled in on both sides (one value
+    /// per row, in row order).</summary>
+    public EvaluationResult WithReferenceLogLik(IReadOnlyList<double> baseRefLogLik, IReadOnlyList<double> alignedRefLogLik)
+    {
+        if (baseRefLogLik.Count != Rows.Count || alignedRefLogLik.Count != Rows.Count)
+            throw new ArgumentException($"{Rows.Count} rows but {baseRefLogLik.Count} base and {alignedRefLogLik.Count} aligned log-likelihoods.");
+        var rows = Rows.Select((r, i) => r with { BaseRefLogLik = baseRefLogLik[i], AlignedRefLogLik = alignedRefLogLik[i] }).ToList();
+        return new EvaluationResult(Components, rows, Generation, ConfidenceLevel);
+    }
+
     /// <summary>The same summaries, KL and lengths scored with another reward.</summary>
     public EvaluationResult Rescore(CompositeReward reward, int batchSize = 32)
     {

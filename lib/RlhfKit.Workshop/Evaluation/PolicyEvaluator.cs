@@ -109,11 +109,9 @@ public sealed class PolicyEvaluator
 
         var baseTexts = Tokenizer.Decode(baseIds);
         var alignedTexts = Tokenizer.Decode(alignedIds);
-        var result = Build(articles, baseTexts, alignedTexts, Reward, baseKl, alignedKl,
+        return Build(articles, baseTexts, alignedTexts, Reward, baseKl, alignedKl,
             baseIds.Select(ContentLength).Select(x => (int?)x).ToList(), alignedIds.Select(ContentLength).Select(x => (int?)x).ToList(),
-            baseIds, alignedIds, batchSize, config, ConfidenceLevel);
-        var rows = result.Rows.Select((r, i) => r with { BaseRefLogLik = baseRef[i], AlignedRefLogLik = alignedRef[i] }).ToList();
-        return new EvaluationResult(result.Components, rows, result.Generation, result.ConfidenceLevel);
+            baseIds, alignedIds, batchSize, config, ConfidenceLevel).WithReferenceLogLik(baseRef, alignedRef);
     }
 
     /// <summary>Evaluates summaries generated elsewhere (or saved earlier): scores both sides with
