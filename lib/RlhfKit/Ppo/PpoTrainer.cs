@@ -189,8 +189,8 @@ public sealed class PpoTrainer : IDisposable
                     skipped++;
                 }
                 _optimizer.zero_grad();
-                // Peak memory: without this, heap fragmentation grows the resident size with every backward batch
-                // (measured with `rlhf bench`; see docs/performance.md).
+                // Peak memory: without this, heap fragmentation grows the resident size with every backward batch;
+                // it trims only past 256 MiB of free heap, since each released page faults back in (docs/performance.md).
                 Native.NativeHeap.Trim();
             }
             // Early stopping, once per epoch as in TRL 0.7.1 (trl PPOTrainer.step / _early_stop): when the last
