@@ -15,7 +15,8 @@ public interface ISeq2SeqLM
     int EosTokenId { get; }
     int VocabSize { get; }
     Tensor Encode(Tensor inputIds, Tensor? attentionMask = null, List<Tensor>? hiddenStates = null);
-    IDecoderCache NewCache();
+    /// <summary>A new cache with room for <paramref name="capacity"/> decoder positions (0: grown as needed).</summary>
+    IDecoderCache NewCache(int capacity = 0);
     /// <summary>Feeds <paramref name="newTokens"/> [B, t] through the decoder with the cache and returns the
     /// next-token logits [B, vocab] of the last position.</summary>
     Tensor Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, IDecoderCache cache);

@@ -110,7 +110,7 @@ public static class Seq2SeqGenerator
         var generator = config.DoSample && config.Seed is long seed ? new Generator((ulong)seed, device) : null;
 
         var encoded = model.Encode(inputIds, mask);
-        using var cache = model.NewCache();
+        using var cache = model.NewCache(config.MaxNewTokens); // the decoder sees the start token and all but the last new token
         var next = full(batch, 1, model.DecoderStartTokenId, dtype: int64, device: device);
         var tokens = new List<Tensor> { next };
         var logprobs = new List<Tensor>();

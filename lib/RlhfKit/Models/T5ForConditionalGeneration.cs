@@ -318,27 +318,27 @@ public sealed class T5Stack : nn.Module
         var device = inputIds.device;
 
         var hidden = dropout.forward(embed_tokens.forward(inputIds));
-        var minValue = AttentionMask.MinValue(hidden.dtype);
 
-        // Self-attention bias: relative positions plus padding mask (and causal mask in the decoder).
-        var selfBias = block[0].SelfAttention.ComputeBias(length, past + length, past, device).to_type(hidden.dtype);
-        var keyMask = (attentionMask ?? ones(batch, past + length, dtype: int64, device: device)).view(batch, 1, 1, past + length);
-        if (_isDecoder)
+        // Self-attention bias: relative positions plus padding mask (and causal mask in the decoder). While decoding
+        // with a cache and no decoder mask, it is the same matrix at every step: computed once, then sliced.
+        Tensor selfBias;
+        if (_isDecoder && cache is not null && attentionMask is null)
         {
-            var queryPos = arange(past, past + length, dtype: int64, device: device).unsqueeze(1);
-            var keyPos = arange(past + length, dtype: int64, device: device).unsqueeze(0);
-            keyMask = keyMask * (keyPos <= queryPos).to_type(int64).view(1, 1, length, past + length); // causal
+            if (cache.CausalBias is null || cache.CausalBias.shape[2] < past + length)
+            {
+                long n = Math.Max(past + length, Math.Max(cache.Capacity, 2 * (cache.CausalBias?.shape[2] ?? 0)));
+                cache.SetCausalBias(SelfBias(1, n, 0, null, hidden.dtype, device));
+            }
+            selfBias = cache.CausalBias!.narrow(2, past, length).narrow(3, 0, past + length);
         }
-        var additive = (1 - keyMask.to_type(hidden.dtype)).mul(minValue);
-        selfBias = selfBias + additive;
+        else selfBias = SelfBias(batch, length, past, attentionMask, hidden.dtype, device);
 
         Tensor? crossBias = null;
         if (_isDecoder)
         {
             if (encoderStates is null) throw new ArgumentException("The decoder needs encoder hidden states.", nameof(encoderStates));
-            long sourceLength = encoderStates.shape[1];
-            var sourceMask = encoderAttentionMask ?? ones(batch, sourceLength, dtype: int64, device: device);
-            crossBias = (1 - sourceMask.to_type(hidden.dtype)).mul(minValue).view(batch, 1, 1, sourceLength); // no position bias across
+            crossBias = cache?.CrossBias ?? CrossBias(encoderStates, encoderAttentionMask, hidden.dtype);
+            if (cache is not null && cache.CrossBias is null) cache.SetCrossBias(crossBias);
         }
 
         for (int i = 0; i < block.Count; i++)
@@ -350,6 +350,32 @@ public sealed class T5Stack : nn.Module
         hiddenStates?.Add(hidden.MoveToOuterDisposeScope());
         cache?.Advance(length);
         return hidden.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Relative position bias of queries <paramref name="past"/>.. over keys 0..past+length-1, plus the
+    /// additive mask: padding (1 = real token) and, in the decoder, causal. [batch or 1, H, length, past + length].</summary>
+    Tensor SelfBias(long batch, long length, long past, Tensor? attentionMask, ScalarType dtype, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var bias = block[0].SelfAttention.ComputeBias(length, past + length, past, device).to_type(dtype);
+        var keyMask = (attentionMask ?? ones(batch, past + length, dtype: int64, device: device)).view(batch, 1, 1, past + length);
+        if (_isDecoder)
+        {
+            var queryPos = arange(past, past + length, dtype: int64, device: device).unsqueeze(1);
+            var keyPos = arange(past + length, dtype: int64, device: device).unsqueeze(0);
+            keyMask = keyMask * (keyPos <= queryPos).to_type(int64).view(1, 1, length, past + length); // causal
+        }
+        var additive = (1 - keyMask.to_type(dtype)).mul(AttentionMask.MinValue(dtype));
+        return (bias + additive).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The encoder's padding as an additive mask [B, 1, 1, source]; no position bias across.</summary>
+    static Tensor CrossBias(Tensor encoderStates, Tensor? encoderAttentionMask, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        long batch = encoderStates.shape[0], sourceLength = encoderStates.shape[1];
+        var sourceMask = encoderAttentionMask ?? ones(batch, sourceLength, dtype: int64, device: encoderStates.device);
+        return (1 - sourceMask.to_type(dtype)).mul(AttentionMask.MinValue(dtype)).view(batch, 1, 1, sourceLength).MoveToOuterDisposeScope();
     }
 }
 
@@ -451,7 +477,8 @@ public sealed class T5ForConditionalGeneration : nn.Module, ISeq2SeqLM
         return shifted.masked_fill(shifted == -100, Config.PadTokenId).MoveToOuterDisposeScope();
     }
 
-    public T5Cache NewCache() => new(decoder.block.Count);
+    /// <summary>A decoding cache with room for <paramref name="capacity"/> decoder positions (0: grown as needed).</summary>
+    public T5Cache NewCache(int capacity = 0) => new(decoder.block.Count, capacity);
 
     /// <summary>A frozen copy of this model's weights on its device: eval mode, no gradients. The reference that PPO's KL
     /// penalty and DPO's log-ratios measure the policy against.</summary>
@@ -475,7 +502,7 @@ public sealed class T5ForConditionalGeneration : nn.Module, ISeq2SeqLM
     int ISeq2SeqLM.EosTokenId => Config.EosTokenId;
     int ISeq2SeqLM.VocabSize => Config.VocabSize;
 
-    IDecoderCache ISeq2SeqLM.NewCache() => NewCache();
+    IDecoderCache ISeq2SeqLM.NewCache(int capacity) => NewCache(capacity);
 
     Tensor ISeq2SeqLM.Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, IDecoderCache cache)
     {

@@ -184,8 +184,8 @@ public sealed class Seq2SeqLMWithValueHead : nn.Module, ISeq2SeqLM
     int ISeq2SeqLM.EosTokenId => Config.EosTokenId;
     int ISeq2SeqLM.VocabSize => Config.VocabSize;
     public Tensor Encode(Tensor inputIds, Tensor? attentionMask = null, List<Tensor>? hiddenStates = null) => pretrained_model.Encode(inputIds, attentionMask, hiddenStates);
-    public T5Cache NewCache() => pretrained_model.NewCache();
-    IDecoderCache ISeq2SeqLM.NewCache() => NewCache();
+    public T5Cache NewCache(int capacity = 0) => pretrained_model.NewCache(capacity);
+    IDecoderCache ISeq2SeqLM.NewCache(int capacity) => NewCache(capacity);
     Tensor ISeq2SeqLM.Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, IDecoderCache cache) =>
         ((ISeq2SeqLM)pretrained_model).Step(newTokens, encoderStates, encoderAttentionMask, cache);
 }

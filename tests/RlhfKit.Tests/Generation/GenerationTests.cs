@@ -114,7 +114,7 @@ public class GenerationTests
         public int EosTokenId => 1;
         public int VocabSize => 10;
         public Tensor Encode(Tensor inputIds, Tensor? attentionMask = null, List<Tensor>? hiddenStates = null) => zeros(inputIds.shape[0], inputIds.shape[1], 4);
-        public IDecoderCache NewCache() => new NoCache();
+        public IDecoderCache NewCache(int capacity = 0) => new NoCache();
         public Tensor Step(Tensor newTokens, Tensor encoderStates, Tensor encoderAttentionMask, IDecoderCache cache)
         {
             var logits = zeros(script.Length, VocabSize);

@@ -86,6 +86,30 @@ public class T5ParityTests
     }
 
     [Theory, MemberData(nameof(Checkpoints))]
+    public void CachedDecodingGivesTheSameLogitsWhetherTheCacheIsPreallocatedOrGrows(string folder, string file)
+    {
+        var (model, r, doc) = Load(folder, file);
+        using var _ = doc; using var __ = NewDisposeScope();
+        var inputs = r.GetProperty("inputs");
+        var ids = Fixtures.Tensor(inputs.GetProperty("input_ids"));
+        var mask = Fixtures.Tensor(inputs.GetProperty("attention_mask"));
+        var decoderIds = Fixtures.Tensor(inputs.GetProperty("decoder_input_ids"));
+        ISeq2SeqLM lm = model;
+        var encoded = lm.Encode(ids, mask);
+        float[] Run(int capacity)
+        {
+            using var cache = lm.NewCache(capacity);
+            var steps = new List<Tensor>();
+            for (int t = 0; t < decoderIds.shape[1]; t++) steps.Add(lm.Step(decoderIds[.., t..(t + 1)], encoded, mask, cache));
+            return stack(steps, 1).data<float>().ToArray();
+        }
+        // Grown from 1 position (doubling at steps 2, 3, 5, ...), exactly sized, and larger than needed: the same bits.
+        var preallocated = Run((int)decoderIds.shape[1]);
+        Assert.Equal(preallocated, Run(1));
+        Assert.Equal(preallocated, Run(64));
+    }
+
+    [Theory, MemberData(nameof(Checkpoints))]
     public void GreedyGenerateMatchesTransformers(string folder, string file)
     {
         var (model, r, doc) = Load(folder, file);
