@@ -3,12 +3,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+started=$(date +%s)
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 results="$(pwd)/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"
 dotnet build Workshop.sln -c Release 2>&1 | tail -n 3
 dotnet test tests/RlhfKit.Tests -c Release --no-build --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@"
 status=$?
+echo "test command: $(( ($(date +%s) - started) / 60 )) min $(( ($(date +%s) - started) % 60 )) s (setup, build and tests)"
 python3 - "$results" <<'PY' || echo "0 passed, 1 failed"
 import sys, glob, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
