@@ -16,7 +16,8 @@ namespace RlhfKit.Models;
 /// </summary>
 /// <remarks>
 /// The region belongs to the current logical flow of control (an <see cref="AsyncLocal{T}"/>, as torch's autocast state
-/// belongs to its thread): another thread or test is not affected, and regions nest (the inner one wins, the outer one
+/// belongs to its thread): threads and tests outside it are not affected (a task started inside it inherits it, as
+/// AsyncLocal values flow), and regions nest (the inner one wins, the outer one
 /// is restored on dispose). Only layers whose input and weight are both float32 are cast, so a model already cast to
 /// bfloat16 (a rollout copy, a bf16 reward model) and float64 models run unchanged.
 /// </remarks>
