@@ -126,9 +126,10 @@ internal static class Commands
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every N steps (default: the profile's)." };
         var noKl = new Option<bool>("--no-kl") { Description = "Train without the KL penalty (coefficient 0, not adapted): the lesson's reward-hacking run. The KL is still measured." };
         var dtype = new Option<string?>("--dtype") { Description = "Compute type of rollouts and reward scoring: float32 (default) or bfloat16 (for CUDA; the PPO update stays float32; float16 is refused: T5 overflows it)." };
+        var updateDtype = new Option<string?>("--update-dtype") { Description = "Compute type of the PPO update's matrix products: float32 (default) or bfloat16 (autocast: float32 weights, gradients and optimiser; faster on CPUs with AVX512-BF16 or AMX)." };
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
-            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, dtype, noKl, checkpointEvery,
+            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, dtype, updateDtype, noKl, checkpointEvery,
             PreferenceCommands.AlignRewardModel, PreferenceCommands.AlignRewardWeight, PreferenceCommands.AlignKeepClassifiers, PreferenceCommands.AlignInitKlCoef,
         };
         cmd.SetAction(async (parse, cancellation) =>
@@ -136,10 +137,11 @@ internal static class Commands
             var config = Profile(parse);
             if (parse.GetValue(maxSteps) is int steps) config = config with { MaxSteps = steps };
             if (parse.GetValue(dtype) is string type) config = config with { InferenceDType = type };
+            if (parse.GetValue(updateDtype) is string update) config = config with { UpdateDType = update };
             if (parse.GetValue(noKl)) config = config.WithoutKlPenalty();
             if (parse.GetValue(checkpointEvery) is int every) config = config with { CheckpointEvery = every };
             config = PreferenceCommands.ApplyRewardModel(parse, config); // --reward-model: PPO on a learned reward
-            config.Validate(); // names a bad --dtype before anything loads
+            config.Validate(); // names a bad --dtype or --update-dtype before anything loads
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", $"{config.Profile}-{DateTime.Now:yyyyMMdd-HHmmss}"));
             EnsureOfflineAssets(config, parse);
 
@@ -382,9 +384,10 @@ internal static class Commands
         var ppoSteps = new Option<int?>("--ppo-steps") { Description = "Measured PPO steps (default 1, after a warm-up step)." };
         var ppoEpochs = new Option<int?>("--ppo-epochs") { Description = "PPO epochs of the measured step (default 4, the workshop's; fewer for a quicker memory check)." };
         var policy = new Option<string?>("--policy") { Description = "A T5 folder to time generation on as well (default: the offline policy, assets/offline/policy)." };
-        var cmd = new Command("bench", "Performance benchmarks: matmul peak, cached vs recomputed generation, a PPO step by phase with peak memory, reward scoring.")
+        var dtype = new Option<string?>("--dtype") { Description = "Compute type of the generation, PPO and reward sections: float32 (default) or bfloat16 (models cast to bfloat16, the PPO update under bfloat16 autocast). The agreement section compares both either way." };
+        var cmd = new Command("bench", "Performance benchmarks: matmul peak, cached vs recomputed generation, a PPO step by phase with peak memory, reward scoring, bfloat16 agreement.")
         {
-            quick, output, threads, sections, repetitions, ppoSteps, ppoEpochs, policy,
+            quick, output, threads, sections, repetitions, ppoSteps, ppoEpochs, policy, dtype,
         };
         cmd.SetAction(parse =>
         {
@@ -400,6 +403,16 @@ internal static class Commands
             if (parse.GetValue(repetitions) is int reps) options = options with { Repetitions = reps };
             if (parse.GetValue(ppoSteps) is int steps) options = options with { PpoSteps = steps };
             if (parse.GetValue(ppoEpochs) is int epochs) options = options with { Ppo = options.Ppo with { PpoEpochs = epochs } };
+            if (parse.GetValue(dtype) is string type)
+                options = options with
+                {
+                    DType = type.ToLowerInvariant() switch
+                    {
+                        "float32" or "float" => null,
+                        "bfloat16" or "bf16" => TorchSharp.torch.ScalarType.BFloat16,
+                        _ => throw new ArgumentException($"--dtype '{type}' is not one of float32, bfloat16."),
+                    },
+                };
             var report = PerformanceBenchmark.Run(options);
             Console.WriteLine(BenchmarkOutput.ToMarkdown(report));
             foreach (var f in BenchmarkOutput.Save(report, Path.GetFullPath(parse.GetValue(output)!))) Console.WriteLine($"Wrote {f}");

@@ -8,7 +8,7 @@ namespace RlhfKit.Benchmarks;
 public sealed record BenchmarkOptions
 {
     /// <summary>The sections known to the runner, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> AllSections = ["matmul", "generation", "ppo", "reward"];
+    public static readonly IReadOnlyList<string> AllSections = ["matmul", "generation", "ppo", "reward", "agreement"];
 
     public bool IsQuick { get; init; }
     /// <summary>Which of <see cref="AllSections"/> to run.</summary>
@@ -19,6 +19,11 @@ public sealed record BenchmarkOptions
     public int Warmup { get; init; } = 1;
     /// <summary>Timed runs per measurement; the median is reported.</summary>
     public int Repetitions { get; init; } = 3;
+    /// <summary>Compute type of the model sections (<c>bench --dtype</c>): null = float32; <c>bfloat16</c> samples with the
+    /// generation model cast to bfloat16, scores with the reward model cast to bfloat16, and runs the PPO step with
+    /// bfloat16 rollouts (<see cref="PpoTrainer.RolloutDType"/>), a bfloat16 reward model and the update under bfloat16
+    /// autocast (<see cref="PpoTrainer.UpdateDType"/>). The agreement section always compares float32 with bfloat16.</summary>
+    public TorchSharp.torch.ScalarType? DType { get; init; }
     /// <summary>Called with a line of progress.</summary>
     public Action<string>? Log { get; init; }
 
@@ -65,6 +70,15 @@ public sealed record BenchmarkOptions
     public int RewardBatchSize { get; init; } = 16;
     /// <summary>Timed runs of each scoring order (a full pass over 64 texts of up to 400 words takes tens of seconds).</summary>
     public int RewardRepetitions { get; init; } = 2;
+
+    // Agreement of bfloat16 with float32 on a fixed batch (seeded random weights).
+    public T5Config AgreementModel { get; init; } = FlanT5SmallShape();
+    public string AgreementModelName { get; init; } = "flan-t5-small shape (random weights, seed 0)";
+    public RobertaConfig AgreementRewardModel { get; init; } = RobertaBaseShape();
+    public string AgreementRewardModelName { get; init; } = "roberta-base shape (random weights, seed 0)";
+    public int AgreementRows { get; init; } = 8;
+    public int AgreementPromptTokens { get; init; } = 64;
+    public int AgreementResponseTokens { get; init; } = 32;
 
     /// <summary>google/flan-t5-small's shape: d_model 512, d_kv 64, 6 heads, d_ff 1024, 8+8 layers, vocab 32128,
     /// gated-GELU, untied output layer (77M parameters).</summary>
@@ -121,6 +135,17 @@ public sealed record BenchmarkOptions
         RewardMaxWords = 80,
         RewardBatchSize = 4,
         RewardRepetitions = 3,
+        AgreementModel = new()
+        {
+            VocabSize = 512, DModel = 64, DKv = 16, DFf = 128, NumLayers = 2, NumDecoderLayers = 2, NumHeads = 4,
+            FeedForwardProj = "gated-gelu", TieWordEmbeddings = false,
+        },
+        AgreementModelName = "tiny T5 (random weights, seed 0)",
+        AgreementRewardModel = RobertaBaseShape() with { VocabSize = 1000, HiddenSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 128 },
+        AgreementRewardModelName = "tiny RoBERTa (random weights, seed 0)",
+        AgreementRows = 4,
+        AgreementPromptTokens = 16,
+        AgreementResponseTokens = 8,
     };
 }
 

@@ -50,7 +50,7 @@ public static class BenchmarkOutput
         sb.AppendLine($"## RlhfKit benchmark{(m.Quick ? " (quick sizes)" : "")}");
         sb.AppendLine();
         sb.AppendLine($"CPU: {m.Cpu}, {m.PhysicalCores} physical cores / {m.LogicalCpus} logical; torch threads {m.Threads} (TorchSharp default {m.DefaultTorchThreads}); " +
-                      $"{m.Os}; {m.DotNet}; TorchSharp {m.TorchSharp}; device {m.Device}; load average {F(m.LoadAverage)} at the start, {F(m.LoadAverageAtEnd)} at the end. Median of {m.Repetitions} timed runs after {m.Warmup} warm-up; {m.StartedUtc}; whole run {F(r.TotalSeconds, 0)} s.");
+                      $"{m.Os}; {m.DotNet}; TorchSharp {m.TorchSharp}; device {m.Device}; compute type {m.ComputeDtype} (CPU bfloat16 support: {(m.CpuHasBf16 ? "yes" : "no")}); load average {F(m.LoadAverage)} at the start, {F(m.LoadAverageAtEnd)} at the end. Median of {m.Repetitions} timed runs after {m.Warmup} warm-up; {m.StartedUtc}; whole run {F(r.TotalSeconds, 0)} s.");
         sb.AppendLine();
 
         if (r.Matmul.Count > 0)
@@ -115,6 +115,24 @@ public static class BenchmarkOutput
             sb.AppendLine($"Sorting by length: {F(w.SortingSpeedup)}x. Model FLOPs = 2 × encoder weights × real tokens = {F(w.ModelGflop, 1)} GFLOP (useful work; padding not counted); matmul peak {F(w.MatmulPeakGflops, 1)} GFLOP/s.");
             sb.AppendLine();
         }
+        if (r.Agreement is { } a)
+        {
+            sb.AppendLine("### bfloat16 agreement with float32");
+            sb.AppendLine();
+            sb.AppendLine($"A fixed batch: {a.Rows} rows, {a.PromptTokens}-token prompts, {a.ResponseTokens}-token responses each policy sampled in float32; " +
+                          "teacher-forced log-probabilities in float32, under bfloat16 autocast (the update's `--update-dtype bfloat16`) and with the weights cast to bfloat16 (rollouts' `--dtype bfloat16`).");
+            sb.AppendLine();
+            sb.AppendLine("| policy | token log-prob mean \\|diff\\| autocast | cast | max \\|diff\\| autocast | mean \\|log p\\| | next-token KL(fp32‖bf16) autocast, nats | cast | fp32 entropy, nats |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var x in a.Policies)
+                sb.AppendLine($"| {x.Model} | {G(x.LogprobMeanAbsDiffAutocast)} | {G(x.LogprobMeanAbsDiffCast)} | {G(x.LogprobMaxAbsDiffAutocast)} | {G(x.LogprobMeanAbs)} | {G(x.NextTokenKlAutocast)} | {G(x.NextTokenKlCast)} | {G(x.NextTokenEntropy)} |");
+            sb.AppendLine();
+            sb.AppendLine($"Reward model {a.RewardModel} on {a.PromptTokens + a.ResponseTokens} random tokens per row: logits mean |diff| {G(a.RewardLogitMeanAbsDiffCast)} cast to bfloat16, " +
+                          $"{G(a.RewardLogitMeanAbsDiffAutocast)} under autocast (mean |logit| {G(a.RewardLogitMeanAbs)}).");
+            sb.AppendLine();
+        }
         return sb.ToString();
     }
+
+    static string G(double x) => x.ToString("G3", CultureInfo.InvariantCulture);
 }

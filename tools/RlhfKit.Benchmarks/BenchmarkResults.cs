@@ -9,6 +9,7 @@ public sealed record BenchmarkReport
     public required IReadOnlyList<GenerationResult> Generation { get; init; }
     public PpoStepResult? Ppo { get; init; }
     public RewardScoringResult? Reward { get; init; }
+    public AgreementResult? Agreement { get; init; }
     public double TotalSeconds { get; init; }
 }
 
@@ -30,6 +31,10 @@ public sealed record MachineInfo
     public double LoadAverage { get; init; }
     public double LoadAverageAtEnd { get; init; }
     public bool Quick { get; init; }
+    /// <summary>Compute type of the model sections: <c>float32</c>, or <c>bfloat16</c> (<see cref="BenchmarkOptions.DType"/>).</summary>
+    public string ComputeDtype { get; init; } = "float32";
+    /// <summary>Whether the CPU has native bfloat16 products (AVX512_BF16 or AMX_BF16; <c>CpuFeatures.HasBf16</c>).</summary>
+    public bool CpuHasBf16 { get; init; }
     public int Warmup { get; init; }
     public int Repetitions { get; init; }
     public required string StartedUtc { get; init; }
@@ -133,4 +138,43 @@ public sealed record RewardScoringResult
     public double MatmulPeakGflops { get; init; }
     public double SortedFractionOfPeak { get; init; }
     public double UnsortedFractionOfPeak { get; init; }
+}
+
+/// <summary>How far bfloat16 moves the models' outputs from float32 on one fixed batch: each policy's teacher-forced
+/// pass over responses it sampled itself (float32, seeded) under bfloat16 autocast (as <c>PpoTrainer.UpdateDType</c>
+/// runs it) and with the model cast to bfloat16 (as rollouts run it), and the reward model's logits on random tokens,
+/// cast to bfloat16 and under autocast.</summary>
+public sealed record AgreementResult
+{
+    public int Rows { get; init; }
+    public int PromptTokens { get; init; }
+    public int ResponseTokens { get; init; }
+    public required IReadOnlyList<PolicyAgreement> Policies { get; init; }
+    public required string RewardModel { get; init; }
+    /// <summary>Mean |logit_fp32 − logit_bf16| of the reward model (rows × labels), model cast to bfloat16.</summary>
+    public double RewardLogitMeanAbsDiffCast { get; init; }
+    /// <summary>The same under bfloat16 autocast (float32 weights).</summary>
+    public double RewardLogitMeanAbsDiffAutocast { get; init; }
+    /// <summary>Mean |logit_fp32|: the scale of the reward differences.</summary>
+    public double RewardLogitMeanAbs { get; init; }
+}
+
+/// <summary>One policy's float32 vs bfloat16 figures (see <see cref="AgreementResult"/>).</summary>
+public sealed record PolicyAgreement
+{
+    public required string Model { get; init; }
+    /// <summary>Mean |log p_fp32(token) − log p_bf16(token)| over the response tokens, autocast.</summary>
+    public double LogprobMeanAbsDiffAutocast { get; init; }
+    /// <summary>The same with every weight cast to bfloat16 (the rollout copy).</summary>
+    public double LogprobMeanAbsDiffCast { get; init; }
+    /// <summary>The largest |difference| of one token's log-probability, autocast.</summary>
+    public double LogprobMaxAbsDiffAutocast { get; init; }
+    /// <summary>Mean |log p_fp32(token)| of the same tokens: the scale of the differences above.</summary>
+    public double LogprobMeanAbs { get; init; }
+    /// <summary>Mean over all decoder positions of KL(p_fp32 || p_bf16) of the next-token distributions (nats), autocast.</summary>
+    public double NextTokenKlAutocast { get; init; }
+    /// <summary>The same with the model cast to bfloat16.</summary>
+    public double NextTokenKlCast { get; init; }
+    /// <summary>Mean entropy (nats) of the float32 next-token distributions: how peaked they are.</summary>
+    public double NextTokenEntropy { get; init; }
 }

@@ -60,9 +60,14 @@ public static class PerformanceBenchmark
         if (sections.Contains("generation")) generation.AddRange(GenerationSection(options, peak, log));
         PpoStepResult? ppo = sections.Contains("ppo") ? PpoSection(options, peak, log) : null;
         RewardScoringResult? reward = sections.Contains("reward") ? RewardSection(options, peak, log) : null;
+        AgreementResult? agreement = sections.Contains("agreement") ? AgreementSection(options, log) : null;
 
         machine = machine with { LoadAverageAtEnd = LoadAverage() };
-        return new BenchmarkReport { Machine = machine, Matmul = matmul, Linear = linear, Generation = generation, Ppo = ppo, Reward = reward, TotalSeconds = total.Elapsed.TotalSeconds };
+        return new BenchmarkReport
+        {
+            Machine = machine, Matmul = matmul, Linear = linear, Generation = generation, Ppo = ppo, Reward = reward, Agreement = agreement,
+            TotalSeconds = total.Elapsed.TotalSeconds,
+        };
     }
 
     // ---- timing -----------------------------------------------------------------------------------------------
@@ -113,9 +118,20 @@ public static class PerformanceBenchmark
         Device = "cpu",
         LoadAverage = LoadAverage(),
         Quick = options.IsQuick,
+        ComputeDtype = DTypeName(options.DType),
+        CpuHasBf16 = CpuFeatures.HasBf16,
         Warmup = options.Warmup,
         Repetitions = options.Repetitions,
         StartedUtc = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>The name bench.json gives a compute type: float32 for null.</summary>
+    public static string DTypeName(ScalarType? dtype) => dtype switch
+    {
+        null or ScalarType.Float32 => "float32",
+        ScalarType.BFloat16 => "bfloat16",
+        ScalarType.Float16 => "float16",
+        var other => other.ToString()!.ToLowerInvariant(),
     };
 
     /// <summary>The 1-minute load average (/proc/loadavg); −1 where unknown. Above ~0.5 on an idle machine, other
@@ -226,15 +242,19 @@ public static class PerformanceBenchmark
     {
         var results = new List<GenerationResult>();
         manual_seed(0);
+        // --dtype bfloat16: the model cast to bfloat16, as PpoTrainer.RolloutDType samples rollouts.
+        var suffix = options.DType is ScalarType t ? $", {DTypeName(t)}" : "";
         using (var model = new T5ForConditionalGeneration(options.GenerationModel))
         {
             model.eval();
-            results.AddRange(Generation(model, options.GenerationModelName, options, peakGflops, log));
+            if (options.DType is ScalarType type) model.to(type);
+            results.AddRange(Generation(model, options.GenerationModelName + suffix, options, peakGflops, log));
         }
         if (options.PolicyFolder is string folder)
         {
             using var policy = AutoModel.T5FromPretrained(folder);
-            results.AddRange(Generation(policy, $"offline policy ({Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))})", options, peakGflops, log));
+            if (options.DType is ScalarType type) policy.to(type);
+            results.AddRange(Generation(policy, $"offline policy ({Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}){suffix}", options, peakGflops, log));
         }
         return results;
     }
@@ -331,10 +351,11 @@ public static class PerformanceBenchmark
 
         manual_seed(0);
         var policy = new Seq2SeqLMWithValueHead(new T5ForConditionalGeneration(o.PpoModel));
-        using var trainer = new PpoTrainer(o.Ppo, policy);
+        // --dtype bfloat16: bfloat16 rollouts (a cast copy), a bfloat16 reward model, the update under bfloat16 autocast.
+        using var trainer = new PpoTrainer(o.Ppo, policy) { RolloutDType = o.DType, UpdateDType = o.DType };
         using var classifier = new RobertaForSequenceClassification(o.RewardModel);
         var tokenizer = new SyntheticWordTokenizer(o.RewardModel.VocabSize);
-        var pipeline = new TextClassificationPipeline(classifier, tokenizer, batchSize: 16);
+        var pipeline = new TextClassificationPipeline(classifier, tokenizer, batchSize: 16, dtype: o.DType);
         long models = ProcessMemory.CurrentBytes();
         long policyParameters = ParameterCount(policy.pretrained_model);
         long rewardParameters = classifier.parameters().Sum(p => p.numel());
@@ -438,7 +459,7 @@ public static class PerformanceBenchmark
         manual_seed(0);
         using var classifier = new RobertaForSequenceClassification(o.RewardModel);
         var tokenizer = new SyntheticWordTokenizer(o.RewardModel.VocabSize);
-        var pipeline = new TextClassificationPipeline(classifier, tokenizer, batchSize: o.RewardBatchSize);
+        var pipeline = new TextClassificationPipeline(classifier, tokenizer, batchSize: o.RewardBatchSize, dtype: o.DType);
         var texts = SyntheticTexts(o.RewardTexts, o.RewardMinWords, o.RewardMaxWords, o.RewardModel.VocabSize);
         var lengths = texts.Select(t => tokenizer.Encode(t, true, pipeline.MaxTokens).Count).ToList();
 
@@ -465,6 +486,98 @@ public static class PerformanceBenchmark
             SortingSpeedup = unsorted / sorted,
         };
         log($"reward scoring: sorted {result.SortedTextsPerSecond:F1} texts/s, unsorted {result.UnsortedTextsPerSecond:F1} texts/s (x{result.SortingSpeedup:F2}), {result.SortedFractionOfPeak:P1} of matmul peak sorted");
+        return result;
+    }
+
+    // ---- agreement --------------------------------------------------------------------------------------------
+
+    static AgreementResult AgreementSection(BenchmarkOptions options, Action<string> log)
+    {
+        var o = options;
+        var policies = new List<PolicyAgreement>();
+        manual_seed(0);
+        using (var model = new T5ForConditionalGeneration(o.AgreementModel))
+            policies.Add(PolicyAgreementOf(model, o.AgreementModelName, o, log));
+        if (o.PolicyFolder is string folder)
+        {
+            using var trained = AutoModel.T5FromPretrained(folder);
+            policies.Add(PolicyAgreementOf(trained, $"offline policy ({Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}, trained)", o, log));
+        }
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        manual_seed(0);
+        using var classifier = new RobertaForSequenceClassification(o.AgreementRewardModel);
+        classifier.eval();
+        var generator = new Generator(3);
+        // Random tokens above the special ones (<s> 0, <pad> 1, </s> 2), no padding.
+        var ids = randint(3, o.AgreementRewardModel.VocabSize, [o.AgreementRows, o.AgreementPromptTokens + o.AgreementResponseTokens], generator: generator, dtype: int64);
+        var mask = ones_like(ids);
+        Tensor Logits() { using var output = classifier.Forward(ids, mask); return output.Logits.to_type(float32); }
+        var full = Logits();
+        Tensor autocast;
+        using (Autocast.Enable(ScalarType.BFloat16)) autocast = Logits();
+        classifier.to(ScalarType.BFloat16); // as TextClassificationPipeline's dtype casts it
+        var cast = Logits();
+        var result = new AgreementResult
+        {
+            Rows = o.AgreementRows, PromptTokens = o.AgreementPromptTokens, ResponseTokens = o.AgreementResponseTokens,
+            Policies = policies,
+            RewardModel = o.AgreementRewardModelName,
+            RewardLogitMeanAbsDiffCast = (cast - full).abs().mean().item<float>(),
+            RewardLogitMeanAbsDiffAutocast = (autocast - full).abs().mean().item<float>(),
+            RewardLogitMeanAbs = full.abs().mean().item<float>(),
+        };
+        log($"agreement, reward {result.RewardModel}: logits mean |diff| cast {result.RewardLogitMeanAbsDiffCast:G3}, autocast {result.RewardLogitMeanAbsDiffAutocast:G3} (mean |logit| {result.RewardLogitMeanAbs:G3})");
+        return result;
+    }
+
+    /// <summary>float32 vs bfloat16 (autocast, and a cast copy) of one policy's teacher-forced pass over responses it
+    /// sampled itself in float32.</summary>
+    static PolicyAgreement PolicyAgreementOf(T5ForConditionalGeneration model, string name, BenchmarkOptions o, Action<string> log)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        model.eval();
+        var c = model.Config;
+        var generator = new Generator(2);
+        var ids = randint(Math.Max(2, c.EosTokenId + 1), c.VocabSize, [o.AgreementRows, o.AgreementPromptTokens], generator: generator, dtype: int64);
+        ids.index_fill_(1, tensor(new long[] { o.AgreementPromptTokens - 1 }), c.EosTokenId);
+        var mask = ones_like(ids);
+        var config = new GenerationConfig { DoSample = true, TopK = 0, TopP = 1, MaxNewTokens = o.AgreementResponseTokens, MinNewTokens = o.AgreementResponseTokens, Seed = 2 };
+        Tensor sequences;
+        using (var sampled = Seq2SeqGenerator.Generate(model, ids, mask, config)) sequences = sampled.Sequences.alias();
+        var decoderInputs = sequences[.., ..^1];
+        var targets = sequences[.., 1..].unsqueeze(-1);
+        Tensor LogSoftmax(T5ForConditionalGeneration m)
+        {
+            using var output = m.Forward(ids, mask, decoderInputs);
+            return output.Logits.to_type(float32).log_softmax(-1);
+        }
+        var full = LogSoftmax(model);
+        Tensor autocast;
+        using (Autocast.Enable(ScalarType.BFloat16)) autocast = LogSoftmax(model);
+        using var copy = new T5ForConditionalGeneration(c);
+        foreach (var (key, target) in copy.state_dict()) target.copy_(model.state_dict()[key]);
+        copy.to(ScalarType.BFloat16);
+        copy.eval();
+        var cast = LogSoftmax(copy);
+
+        var tokens32 = full.gather(-1, targets);
+        double Kl(Tensor q) => (full.exp() * (full - q)).sum(-1).mean().item<float>();
+        var result = new PolicyAgreement
+        {
+            Model = name,
+            LogprobMeanAbsDiffAutocast = (autocast.gather(-1, targets) - tokens32).abs().mean().item<float>(),
+            LogprobMeanAbsDiffCast = (cast.gather(-1, targets) - tokens32).abs().mean().item<float>(),
+            LogprobMaxAbsDiffAutocast = (autocast.gather(-1, targets) - tokens32).abs().max().item<float>(),
+            LogprobMeanAbs = tokens32.abs().mean().item<float>(),
+            NextTokenKlAutocast = Kl(autocast),
+            NextTokenKlCast = Kl(cast),
+            NextTokenEntropy = (-(full.exp() * full).sum(-1)).mean().item<float>(),
+        };
+        log($"agreement, {name}: token log-prob mean |diff| autocast {result.LogprobMeanAbsDiffAutocast:G3}, cast {result.LogprobMeanAbsDiffCast:G3} (mean |log p| {result.LogprobMeanAbs:G3}); " +
+            $"next-token KL autocast {result.NextTokenKlAutocast:G3}, cast {result.NextTokenKlCast:G3} nats (entropy {result.NextTokenEntropy:G3})");
         return result;
     }
 }

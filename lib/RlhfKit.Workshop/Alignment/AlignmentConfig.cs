@@ -50,6 +50,21 @@ public sealed record AlignmentConfig
         _ => throw new ArgumentException($"InferenceDType '{InferenceDType}' is not one of float32, bfloat16, float16."),
     };
 
+    /// <summary>Compute type of the PPO update's matrix products (<c>align --update-dtype</c>): null (float32, the default)
+    /// or <c>bfloat16</c>, which runs the trainer's forward passes and backward under bfloat16 autocast with float32
+    /// weights, gradients and optimiser (<see cref="PpoTrainer.UpdateDType"/>); faster on CPUs with AVX512-BF16 or AMX
+    /// (<see cref="RlhfKit.Models.CpuFeatures.HasBf16"/>). <c>float16</c> is refused: T5's feed-forward overflows it.</summary>
+    public string? UpdateDType { get; init; }
+
+    /// <summary><see cref="UpdateDType"/> as a torch type (null for the default, float32).</summary>
+    public ScalarType? UpdateScalarType() => UpdateDType?.ToLowerInvariant() switch
+    {
+        null or "" or "float32" or "float" => null,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "float16" or "half" or "fp16" or "f16" => ScalarType.Float16,
+        _ => throw new ArgumentException($"UpdateDType '{UpdateDType}' (align --update-dtype) is not one of float32, bfloat16."),
+    };
+
     /// <summary>Stop the run when the KL to the reference stays above this many nats for <see cref="KlPatience"/> steps.</summary>
     public double KlStopThreshold { get; init; } = 30;
     public int KlPatience { get; init; } = 3;
@@ -74,6 +89,8 @@ public sealed record AlignmentConfig
         if (CheckpointEvery < 1) throw new ArgumentException($"CheckpointEvery must be at least 1 (got {CheckpointEvery}).");
         if (InferenceScalarType() == ScalarType.Float16) // also throws for an unknown name
             throw new ArgumentException($"InferenceDType '{InferenceDType}': " + AutoModel.T5Float16Refused);
+        if (UpdateScalarType() == ScalarType.Float16) // also throws for an unknown name
+            throw new ArgumentException($"UpdateDType '{UpdateDType}' (align --update-dtype): " + AutoModel.T5Float16Refused);
         if (EvalArticles < 2) throw new ArgumentException($"EvalArticles must be at least 2 for a confidence interval (got {EvalArticles}).");
     }
 }

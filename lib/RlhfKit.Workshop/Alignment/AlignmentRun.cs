@@ -144,7 +144,7 @@ public sealed class AlignmentRun : IDisposable
         }
         else policy = Seq2SeqLMWithValueHead.FromPretrained(checkpoints.PathOf(latest.Value.Name), device);
         foreach (var p in reference.parameters()) p.requires_grad = false;
-        var trainer = new PpoTrainer(config.Ppo, policy, reference) { RolloutDType = config.InferenceScalarType() };
+        var trainer = new PpoTrainer(config.Ppo, policy, reference) { RolloutDType = config.InferenceScalarType(), UpdateDType = config.UpdateScalarType() };
         foreach (var warning in config.Generation.KlBiasWarnings()) status?.Invoke("Warning: " + warning);
 
         var run = new AlignmentRun(config, outputDir, trainer, policyFiles.Tokenizer, reward, train, eval, policyFiles.TokenizerFiles);

@@ -1,6 +1,7 @@
 // BERT (Devlin et al. 2019) as in transformers' modeling_bert.py: post-norm encoder blocks with scaled dot-product
 // attention, learned absolute positions and token types. RoBERTa reuses these blocks (Roberta.cs). Field names
-// follow the Hugging Face state dict.
+// follow the Hugging Face state dict. Every linear layer runs through Autocast.Linear (bfloat16 products inside an
+// Autocast region, plain otherwise).
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -74,9 +75,9 @@ public sealed class BertSelfAttention : nn.Module
     public Tensor Forward(Tensor hidden, Tensor additiveMask)
     {
         using var scope = NewDisposeScope();
-        var q = Heads(query.forward(hidden));
-        var k = Heads(key.forward(hidden));
-        var v = Heads(value.forward(hidden));
+        var q = Heads(Autocast.Linear(query, hidden));
+        var k = Heads(Autocast.Linear(key, hidden));
+        var v = Heads(Autocast.Linear(value, hidden));
         // softmax(q·kᵀ / sqrt(d) + mask)·v, fused by libtorch (reward scoring 1.1-1.25x faster; docs/performance.md).
         var attn = F.scaled_dot_product_attention(q, k, v, attn_mask: additiveMask, p: training ? dropout.p : 0);
         var context = attn.transpose(1, 2).contiguous().view(hidden.shape[0], hidden.shape[1], (long)_heads * _headSize);
@@ -102,7 +103,7 @@ public sealed class BertResidualOutput : nn.Module
     public Tensor Forward(Tensor hidden, Tensor residual)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(dropout.forward(dense.forward(hidden)) + residual).MoveToOuterDisposeScope();
+        return LayerNorm.forward(dropout.forward(Autocast.Linear(dense, hidden)) + residual).MoveToOuterDisposeScope();
     }
 }
 
@@ -139,7 +140,7 @@ public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        using var h = dense.forward(x);
+        using var h = Autocast.Linear(dense, x);
         return Activations.Apply(_act, h);
     }
 }
@@ -193,7 +194,7 @@ public sealed class BertPooler : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var first = hidden[.., 0];
-        using var d = dense.forward(first);
+        using var d = Autocast.Linear(dense, first);
         return tanh(d);
     }
 }
@@ -301,7 +302,7 @@ public sealed class BertForSequenceClassification : nn.Module, ISequenceClassifi
         using var scope = NewDisposeScope();
         var states = outputHiddenStates ? new List<Tensor>() : null;
         var hidden = bert.Forward(inputIds, attentionMask, null, states);
-        var logits = classifier.forward(dropout.forward(bert.pooler!.forward(hidden)));
+        var logits = Autocast.Linear(classifier, dropout.forward(bert.pooler!.forward(hidden)));
         return SequenceClassifierOutput.Create(logits, labels, _config.NumLabels, hidden, states);
     }
 }

@@ -26,8 +26,8 @@ public sealed class RobertaClassificationHead : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = dropout.forward(hidden[.., 0]);
-        x = dropout.forward(tanh(dense.forward(x)));
-        return out_proj.forward(x).MoveToOuterDisposeScope();
+        x = dropout.forward(tanh(Autocast.Linear(dense, x)));
+        return Autocast.Linear(out_proj, x).MoveToOuterDisposeScope();
     }
 }
 

@@ -2,6 +2,7 @@
 // as in Hugging Face transformers' modeling_t5.py: pre-norm blocks with an RMS layer norm, no biases, unscaled
 // dot-product attention with a learned relative position bias shared by all layers of a stack, and either a ReLU
 // (T5 v1.0) or gated-GELU (T5 v1.1 / FLAN-T5) feed-forward. Field names follow the Hugging Face state dict.
+// Every linear layer runs through Autocast.Linear: bfloat16 products inside an Autocast region, plain otherwise.
 using RlhfKit.Generation;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -55,10 +56,10 @@ public sealed class T5DenseActDense : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        using var pre = wi.forward(x);
+        using var pre = Autocast.Linear(wi, x);
         using var h = Activations.Apply(_act, pre);
         using var d = dropout.forward(h);
-        return wo.forward(d);
+        return Autocast.Linear(wo, d);
     }
 }
 
@@ -82,9 +83,9 @@ public sealed class T5DenseGatedActDense : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var gate = Activations.Apply(_act, wi_0.forward(x));
-        var h = dropout.forward(gate * wi_1.forward(x));
-        return wo.forward(h).MoveToOuterDisposeScope();
+        var gate = Activations.Apply(_act, Autocast.Linear(wi_0, x));
+        var h = dropout.forward(gate * Autocast.Linear(wi_1, x));
+        return Autocast.Linear(wo, h).MoveToOuterDisposeScope();
     }
 }
 
@@ -181,12 +182,12 @@ public sealed class T5Attention : nn.Module
     public Tensor Forward(Tensor hidden, Tensor positionBias, Tensor? keyValueStates = null, T5LayerCache? cache = null)
     {
         using var scope = NewDisposeScope();
-        var query = Shape(q.forward(hidden));
+        var query = Shape(Autocast.Linear(q, hidden));
         Tensor key, value;
         if (keyValueStates is null)
         {
-            key = Shape(k.forward(hidden));
-            value = Shape(v.forward(hidden));
+            key = Shape(Autocast.Linear(k, hidden));
+            value = Shape(Autocast.Linear(v, hidden));
             if (cache is not null) (key, value) = cache.AppendSelf(key, value);
         }
         else if (cache?.CrossKey is not null)
@@ -195,8 +196,8 @@ public sealed class T5Attention : nn.Module
         }
         else
         {
-            key = Shape(k.forward(keyValueStates));
-            value = Shape(v.forward(keyValueStates));
+            key = Shape(Autocast.Linear(k, keyValueStates));
+            value = Shape(Autocast.Linear(v, keyValueStates));
             cache?.SetCross(key, value);
         }
 
@@ -205,7 +206,7 @@ public sealed class T5Attention : nn.Module
         // (TorchSharp 0.107 has no `scale` argument). The bias still gets its gradient (AttentionGradientTests).
         var attended = F.scaled_dot_product_attention(query * Math.Sqrt(_dKv), key, value, attn_mask: positionBias, p: training ? _dropout : 0);
         var context = attended.transpose(1, 2).contiguous().view(hidden.shape[0], -1, (long)_heads * _dKv);
-        return o.forward(context).MoveToOuterDisposeScope();
+        return Autocast.Linear(o, context).MoveToOuterDisposeScope();
     }
 }
 
@@ -433,9 +434,9 @@ public sealed class T5ForConditionalGeneration : nn.Module, ISeq2SeqLM
     /// <summary>Vocabulary logits from decoder hidden states; tied models rescale by d_model^-0.5 first (T5 v1.0).</summary>
     public Tensor LmLogits(Tensor decoderStates)
     {
-        if (!Config.TieWordEmbeddings) return lm_head.forward(decoderStates);
+        if (!Config.TieWordEmbeddings) return Autocast.Linear(lm_head, decoderStates);
         using var scaled = decoderStates * Math.Pow(Config.DModel, -0.5);
-        return lm_head.forward(scaled);
+        return Autocast.Linear(lm_head, scaled);
     }
 
     /// <summary>Teacher-forced forward pass. With <paramref name="labels"/> (-100 = ignore) and no decoder inputs,

@@ -10,7 +10,8 @@ namespace RlhfKit.Ppo;
 #pragma warning disable IDE1006 // field names mirror TRL's state dict (v_head.summary.*)
 
 /// <summary>TRL's value head: dropout, then a linear map from the decoder's last hidden state to one value per
-/// position, computed in float32 even when the model runs in half precision.</summary>
+/// position, computed in float32 even when the model runs in half precision. In an <see cref="Autocast"/> region its
+/// product runs in the region's type from the float32 states, as torch.autocast does to <c>nn.Linear</c>.</summary>
 public sealed class ValueHead : nn.Module<Tensor, Tensor>
 {
     public readonly Dropout dropout;
@@ -42,7 +43,7 @@ public sealed class ValueHead : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = dropout.forward(hidden).to_type(summary.weight!.dtype);
-        return summary.forward(x).squeeze(-1).to_type(float32).MoveToOuterDisposeScope();
+        return Autocast.Linear(summary, x).squeeze(-1).to_type(float32).MoveToOuterDisposeScope();
     }
 }
 

@@ -83,6 +83,9 @@ public sealed class CliErrorReportingTests : IDisposable
     public async Task ValuesThatValidateRefusesAreOneLineUsageErrors()
     {
         AssertOneLineError(await Cli("align", "--dtype", "float64", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "InferenceDType 'float64'");
+        AssertOneLineError(await Cli("align", "--update-dtype", "float64", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "UpdateDType 'float64'", "--update-dtype");
+        AssertOneLineError(await Cli("align", "--update-dtype", "float16", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "UpdateDType 'float16'", "--update-dtype", "bfloat16");
+        AssertOneLineError(await Cli("bench", "--dtype", "float16", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "--dtype 'float16'");
         AssertOneLineError(await Cli("evaluate", "--articles", "1", "--run", NewDir("run")), ExitCodes.Usage, "EvalArticles");
         AssertOneLineError(await Cli("generate", "--articles", "0"), ExitCodes.Usage, "--articles");
         AssertOneLineError(await Cli("generate", "--device", "tpu", "--policy", NewDir("p")), ExitCodes.Usage, "Unknown device 'tpu'");

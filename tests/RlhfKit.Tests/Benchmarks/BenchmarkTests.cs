@@ -32,7 +32,7 @@ public class BenchmarkTests
             Assert.Equal(["bench.json", "bench.md"], files.Select(Path.GetFileName));
             using var doc = JsonDocument.Parse(File.ReadAllText(files[0]));
             var root = doc.RootElement;
-            foreach (var section in new[] { "machine", "matmul", "generation", "ppo", "reward" })
+            foreach (var section in new[] { "machine", "matmul", "generation", "ppo", "reward", "agreement" })
                 Assert.True(root.TryGetProperty(section, out var value) && value.ValueKind != JsonValueKind.Null, $"bench.json lacks '{section}'");
             Assert.NotEmpty(root.GetProperty("matmul").EnumerateArray());
             // Each linear shape at the benchmark's threads, and again at one thread when that differs.
@@ -102,6 +102,40 @@ public class BenchmarkTests
         Assert.Equal(cached.Sequences.shape, recomputed.shape);
         Assert.Equal(cached.Sequences.data<long>().ToArray(), recomputed.data<long>().ToArray());
         if (minNewTokens > 0) Assert.Equal(minNewTokens + 1, recomputed.shape[1]);
+    }
+
+    /// <summary><c>bench --dtype bfloat16</c>: the compute type is recorded in bench.json and bench.md, the model sections
+    /// run (their models in bfloat16), and the agreement figures are bfloat16-sized: positive (the two types differ)
+    /// and small next to what they are differences of (8 mantissa bits: a few 2^-8 relative).</summary>
+    [Fact]
+    public void Bfloat16RunRecordsItsDtypeAndAgreementFigures()
+    {
+        var options = BenchmarkOptions.Quick() with
+        {
+            DType = ScalarType.BFloat16, Sections = ["generation", "ppo", "reward", "agreement"], Repetitions = 1, Warmup = 0, RecomputeRepetitions = 1, RewardRepetitions = 1,
+        };
+        var report = PerformanceBenchmark.Run(options);
+        Assert.Equal("bfloat16", report.Machine.ComputeDtype);
+        Assert.Equal(RlhfKit.Models.CpuFeatures.HasBf16, report.Machine.CpuHasBf16);
+        using var doc = JsonDocument.Parse(BenchmarkOutput.ToJson(report));
+        Assert.Equal("bfloat16", doc.RootElement.GetProperty("machine").GetProperty("compute_dtype").GetString());
+        Assert.All(report.Generation, g => Assert.EndsWith(", bfloat16", g.Model));
+        Assert.True(report.Ppo!.PhaseSeconds["step_total"] > 0);
+        Assert.True(report.Reward!.SortedSeconds > 0);
+        Assert.Contains("compute type bfloat16", BenchmarkOutput.ToMarkdown(report));
+        Assert.Contains("bfloat16 agreement", BenchmarkOutput.ToMarkdown(report));
+        Assert.Equal("float32", PerformanceBenchmark.Run(BenchmarkOptions.Quick() with { Sections = ["agreement"] }).Machine.ComputeDtype);
+
+        var a = report.Agreement!;
+        var policy = Assert.Single(a.Policies); // no policy folder given
+        Assert.InRange(policy.LogprobMeanAbsDiffAutocast, 1e-6, 8 * Math.Pow(2, -8));
+        Assert.InRange(policy.LogprobMeanAbsDiffCast, 1e-6, 8 * Math.Pow(2, -8));
+        Assert.True(policy.LogprobMaxAbsDiffAutocast >= policy.LogprobMeanAbsDiffAutocast);
+        Assert.InRange(policy.NextTokenKlAutocast, 1e-9, 1e-2);
+        Assert.InRange(policy.NextTokenKlCast, 1e-9, 1e-2);
+        Assert.InRange(policy.NextTokenEntropy, 0.1, Math.Log(options.AgreementModel.VocabSize) + 1e-3);
+        Assert.InRange(a.RewardLogitMeanAbsDiffCast, 1e-7, 8 * Math.Pow(2, -8) * (a.RewardLogitMeanAbs + 1));
+        Assert.InRange(a.RewardLogitMeanAbsDiffAutocast, 1e-7, 8 * Math.Pow(2, -8) * (a.RewardLogitMeanAbs + 1));
     }
 
     [Fact]
