@@ -123,20 +123,26 @@ internal static class Commands
         var output = new Option<string?>("--out", "-o") { Description = "Output folder (default runs/<profile>-<time>). An existing run folder resumes from its last checkpoint." };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after this many PPO steps." };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the final evaluation." };
+        var evalArticles = new Option<int?>("--eval-articles") { Description = "Evaluate on this many held-out articles (default: the profile's; at least 2)." };
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every N steps (default: the profile's)." };
         var noKl = new Option<bool>("--no-kl") { Description = "Train without the KL penalty (coefficient 0, not adapted): the lesson's reward-hacking run. The KL is still measured." };
-        var dtype = new Option<string?>("--dtype") { Description = "Compute type of rollouts and reward scoring: float32 (default) or bfloat16 (for CUDA; the PPO update stays float32; float16 is refused: T5 overflows it)." };
+        var dtype = new Option<string?>("--dtype") { Description = "Compute type of rollouts and reward scoring: float32 or bfloat16 (the PPO update stays float32; float16 is refused: T5 overflows it). Default: float32, except that the workshop profiles score rewards in bfloat16 on a CPU with native bfloat16 (AVX512-BF16 or AMX)." };
         var updateDtype = new Option<string?>("--update-dtype") { Description = "Compute type of the PPO update's matrix products: float32 (default) or bfloat16 (autocast: float32 weights, gradients and optimiser; faster on CPUs with AVX512-BF16 or AMX)." };
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
-            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, dtype, updateDtype, noKl, checkpointEvery,
+            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, evalArticles, dtype, updateDtype, noKl, checkpointEvery,
             PreferenceCommands.AlignRewardModel, PreferenceCommands.AlignRewardWeight, PreferenceCommands.AlignKeepClassifiers, PreferenceCommands.AlignInitKlCoef,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
             var config = Profile(parse);
             if (parse.GetValue(maxSteps) is int steps) config = config with { MaxSteps = steps };
-            if (parse.GetValue(dtype) is string type) config = config with { InferenceDType = type };
+            if (parse.GetValue(evalArticles) is int n)
+            {
+                if (n < 2) return Usage($"--eval-articles must be at least 2, for a confidence interval (got {n}).");
+                config = config with { EvalArticles = n };
+            }
+            if (parse.GetValue(dtype) is string type) config = config with { InferenceDType = type, RewardDType = type };
             if (parse.GetValue(updateDtype) is string update) config = config with { UpdateDType = update };
             if (parse.GetValue(noKl)) config = config.WithoutKlPenalty();
             if (parse.GetValue(checkpointEvery) is int every) config = config with { CheckpointEvery = every };

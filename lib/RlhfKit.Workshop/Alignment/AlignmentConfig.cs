@@ -50,6 +50,23 @@ public sealed record AlignmentConfig
         _ => throw new ArgumentException($"InferenceDType '{InferenceDType}' is not one of float32, bfloat16, float16."),
     };
 
+    /// <summary>Compute type of the reward classifiers: null follows <see cref="InferenceDType"/>; <c>float32</c>,
+    /// <c>bfloat16</c>, or <c>auto</c>: bfloat16 on a CPU with native bfloat16 products
+    /// (<see cref="RlhfKit.Models.CpuFeatures.HasBf16"/>), float32 anywhere else. The workshop profiles use <c>auto</c>:
+    /// roberta-base scores 2.6-2.7x faster in bfloat16 on such a CPU, its logits within about 0.003 of float32
+    /// (docs/performance.md). The offline profile keeps float32: its classifiers are small and its runs reproducible.</summary>
+    public string? RewardDType { get; init; }
+
+    /// <summary><see cref="RewardDType"/> resolved for <see cref="Device"/> (null: float32).</summary>
+    public ScalarType? RewardScalarType() => RewardDType?.ToLowerInvariant() switch
+    {
+        null or "" => InferenceScalarType(),
+        "float32" or "float" => null,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "auto" => Device.StartsWith("cpu", StringComparison.OrdinalIgnoreCase) && RlhfKit.Models.CpuFeatures.HasBf16 ? ScalarType.BFloat16 : null,
+        _ => throw new ArgumentException($"RewardDType '{RewardDType}' is not one of float32, bfloat16, auto."),
+    };
+
     /// <summary>Compute type of the PPO update's matrix products (<c>align --update-dtype</c>): null (float32, the default)
     /// or <c>bfloat16</c>, which runs the trainer's forward passes and backward under bfloat16 autocast with float32
     /// weights, gradients and optimiser (<see cref="PpoTrainer.UpdateDType"/>); faster on CPUs with AVX512-BF16 or AMX
@@ -89,6 +106,7 @@ public sealed record AlignmentConfig
         if (CheckpointEvery < 1) throw new ArgumentException($"CheckpointEvery must be at least 1 (got {CheckpointEvery}).");
         if (InferenceScalarType() == ScalarType.Float16) // also throws for an unknown name
             throw new ArgumentException($"InferenceDType '{InferenceDType}': " + AutoModel.T5Float16Refused);
+        RewardScalarType(); // throws for an unknown name
         if (UpdateScalarType() == ScalarType.Float16) // also throws for an unknown name
             throw new ArgumentException($"UpdateDType '{UpdateDType}' (align --update-dtype): " + AutoModel.T5Float16Refused);
         if (EvalArticles < 2) throw new ArgumentException($"EvalArticles must be at least 2 for a confidence interval (got {EvalArticles}).");
@@ -117,6 +135,7 @@ public static class Profiles
         Generation = GenerationConfig.PpoRollout(64),
         Data = "argilla/news-summary",
         Epochs = 2,
+        RewardDType = "auto",
     };
 
     /// <summary>The workshop with flan-t5-base (about 250M parameters; a GPU is advised).</summary>

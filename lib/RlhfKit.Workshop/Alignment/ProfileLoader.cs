@@ -29,7 +29,7 @@ public static class ProfileLoader
     }
 
     /// <summary>The profile's composite reward: each classifier's raw logit of its label, weighted (on
-    /// <see cref="AlignmentConfig.Device"/> in <see cref="AlignmentConfig.InferenceDType"/>).</summary>
+    /// <see cref="AlignmentConfig.Device"/> in <see cref="AlignmentConfig.RewardDType"/>).</summary>
     public static async Task<CompositeReward> RewardAsync(AlignmentConfig config, HubClient? hub = null,
         Action<string>? status = null, IProgress<HubDownloadProgress>? download = null)
     {
@@ -38,7 +38,7 @@ public static class ProfileLoader
         foreach (var spec in config.Rewards)
         {
             status?.Invoke($"Loading the reward model {spec.Model} ({spec.Name} = {spec.Weight} x {spec.Label})");
-            var pipeline = await TextClassificationPipeline.FromPretrainedAsync(spec.Model, device, hub: hub, progress: download, dtype: config.InferenceScalarType());
+            var pipeline = await TextClassificationPipeline.FromPretrainedAsync(spec.Model, device, hub: hub, progress: download, dtype: config.RewardScalarType());
             reward.Add(new ClassifierLogitReward(spec.Name, pipeline, spec.Label), spec.Weight);
         }
         return reward;

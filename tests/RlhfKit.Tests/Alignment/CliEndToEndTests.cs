@@ -19,8 +19,9 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
         Assert.True(OfflineAssets.IsPrepared(assets.Directory));
         var outDir = Directory.CreateTempSubdirectory("rlhfkit-align-").FullName;
 
-        var (code, output) = await Cli("align", "--profile", "offline", "--out", outDir, "--max-steps", "6");
+        var (code, output) = await Cli("align", "--profile", "offline", "--out", outDir, "--max-steps", "6", "--eval-articles", "16");
         Assert.True(code == 0, output);
+        Assert.Contains("on 16 held-out articles", output);
         Assert.Contains($"Output folder: {outDir}", output);
         Assert.Equal(6, File.ReadAllLines(Path.Combine(outDir, "stats.jsonl")).Length);
         var csv = File.ReadAllLines(Path.Combine(outDir, "stats.csv"));

@@ -85,6 +85,7 @@ public sealed class CliErrorReportingTests : IDisposable
         AssertOneLineError(await Cli("align", "--dtype", "float64", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "InferenceDType 'float64'");
         AssertOneLineError(await Cli("align", "--update-dtype", "float64", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "UpdateDType 'float64'", "--update-dtype");
         AssertOneLineError(await Cli("align", "--update-dtype", "float16", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "UpdateDType 'float16'", "--update-dtype", "bfloat16");
+        AssertOneLineError(await Cli("align", "--eval-articles", "1", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "--eval-articles", "at least 2");
         AssertOneLineError(await Cli("bench", "--dtype", "float16", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "--dtype 'float16'");
         AssertOneLineError(await Cli("evaluate", "--articles", "1", "--run", NewDir("run")), ExitCodes.Usage, "EvalArticles");
         AssertOneLineError(await Cli("generate", "--articles", "0"), ExitCodes.Usage, "--articles");

@@ -37,6 +37,9 @@ public sealed class OfflineClassifierRebuildTests
         var shipped = JsonSerializer.Deserialize<ClassifierMetrics>(
             File.ReadAllText(Path.Combine(OfflineAssets.DefaultDirectory(), "acceptability", "metrics.json")))!;
         var dir = Directory.CreateTempSubdirectory("rlhfkit-acceptability-");
+        // It runs alone, so it may use every core even when the suite runs each test on one (scripts/test.sh).
+        int threads = TorchSharp.torch.get_num_threads();
+        TorchSharp.torch.set_num_threads(Math.Max(threads, RlhfKit.Benchmarks.PerformanceBenchmark.PhysicalCores()));
         try
         {
             var rebuilt = OfflineAssets.TrainClassifier("acceptability", dir.FullName, Console.Error.WriteLine);
@@ -48,6 +51,6 @@ public sealed class OfflineClassifierRebuildTests
                 $"rebuilt acceptability classifier: {rebuilt.Accuracy:P2} held-out; shipped: {shipped.Accuracy:P2}");
             Assert.True(File.Exists(Path.Combine(dir.FullName, OfflineAssets.TrainedWeightsFile)));
         }
-        finally { dir.Delete(recursive: true); }
+        finally { dir.Delete(recursive: true); TorchSharp.torch.set_num_threads(threads); }
     }
 }

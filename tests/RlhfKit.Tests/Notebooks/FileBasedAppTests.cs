@@ -3,7 +3,7 @@ namespace RlhfKit.Tests.Notebooks;
 
 /// <summary>Each lesson's file-based app (<c>dotnet run notebooks/NN-name.cs</c>) builds against the kit's project and runs
 /// to the end on the offline profile; its charts land as HTML files in the runs folder.</summary>
-[Collection(NotebookCollection.Name)]
+[Collection(LessonAppCollection.Name)]
 public sealed class FileBasedAppTests(NotebookHarness harness, ITestOutputHelper log)
 {
     public static TheoryData<string> Lessons => new(NotebookHarness.LessonNames());

@@ -15,7 +15,7 @@ public sealed record LessonExecution(string Name, int ExitCode, string Output, s
 }
 
 /// <summary>
-/// Runs the lesson notebooks once per test session, in order (04 evaluates the run 03 trained), on the offline profile
+/// Runs the lesson notebooks (or their apps: one harness per collection) once per test session, in order (04 evaluates the run 03 trained), on the offline profile
 /// with few steps, in a private runs folder. Also publishes the kit to artifacts/kit (what the notebooks' first cell
 /// loads), restores the notebook tools and builds the offline models if they are missing.
 /// </summary>
@@ -28,8 +28,11 @@ public sealed class NotebookHarness : IDisposable
     readonly Dictionary<string, LessonExecution> _notebooks = new();
     readonly Dictionary<string, LessonExecution> _apps = new();
     readonly object _gate = new();
-    string? _setupFailure;
-    bool _setUp;
+    // One set-up per test run, shared by the notebook and the app collections (which run side by side): publishing
+    // the kit while an app builds the same project would race on its obj folder.
+    static readonly object SetupGate = new();
+    static string? _setupFailure;
+    static bool _setUp;
 
     public NotebookHarness()
     {
@@ -66,21 +69,24 @@ public sealed class NotebookHarness : IDisposable
 
     void SetUp()
     {
-        if (_setupFailure is not null) throw new InvalidOperationException(_setupFailure);
-        if (_setUp) return;
-        try
+        lock (SetupGate)
         {
-            var assets = Path.Combine(Root, "assets", "offline");
-            if (!OfflineAssets.IsPrepared(assets)) OfflineAssets.Prepare(assets);
-            Require(Exec("dotnet", ["tool", "restore"], Root, TimeSpan.FromMinutes(5)), "dotnet tool restore");
-            // The notebooks load the published kit; publishing again is quick when nothing changed and keeps it current.
-            Require(Exec("dotnet", ["publish", "lib/RlhfKit.Workshop", "-c", "Release", "-o", "artifacts/kit"], Root, TimeSpan.FromMinutes(10)), "dotnet publish lib/RlhfKit.Workshop");
-            _setUp = true;
-        }
-        catch (Exception e)
-        {
-            _setupFailure = $"Setting up the notebook tests failed: {e.Message}";
-            throw;
+            if (_setupFailure is not null) throw new InvalidOperationException(_setupFailure);
+            if (_setUp) return;
+            try
+            {
+                var assets = Path.Combine(Root, "assets", "offline");
+                if (!OfflineAssets.IsPrepared(assets)) OfflineAssets.Prepare(assets);
+                Require(Exec("dotnet", ["tool", "restore"], Root, TimeSpan.FromMinutes(5)), "dotnet tool restore");
+                // The notebooks load the published kit; publishing again is quick when nothing changed and keeps it current.
+                Require(Exec("dotnet", ["publish", "lib/RlhfKit.Workshop", "-c", "Release", "-o", "artifacts/kit"], Root, TimeSpan.FromMinutes(10)), "dotnet publish lib/RlhfKit.Workshop");
+                _setUp = true;
+            }
+            catch (Exception e)
+            {
+                _setupFailure = $"Setting up the notebook tests failed: {e.Message}";
+                throw;
+            }
         }
     }
 
@@ -147,6 +153,14 @@ public sealed class NotebookHarness : IDisposable
 public sealed class NotebookCollection : ICollectionFixture<NotebookHarness>
 {
     public const string Name = "Notebooks";
+}
+
+/// <summary>The lessons' file-based apps: their own harness (and runs folder), so that they run beside the notebooks
+/// instead of after them; each collection is still one lesson at a time, in order.</summary>
+[CollectionDefinition(Name)]
+public sealed class LessonAppCollection : ICollectionFixture<NotebookHarness>
+{
+    public const string Name = "Lesson apps";
 }
 
 /// <summary>An executed notebook's cells, read back from the output notebook dotnet-repl writes.</summary>

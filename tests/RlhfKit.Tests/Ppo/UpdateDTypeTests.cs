@@ -106,4 +106,20 @@ public class UpdateDTypeTests
             Assert.Contains("--update-dtype", e.Message);
         }
     }
+
+    [Fact]
+    public void WorkshopProfilesScoreRewardsInBfloat16OnlyOnACpuWithNativeBfloat16()
+    {
+        var expected = CpuFeatures.HasBf16 ? ScalarType.BFloat16 : (ScalarType?)null;
+        Assert.Equal(expected, Profiles.Workshop.RewardScalarType());
+        Assert.Equal(expected, Profiles.Base.RewardScalarType());
+        Assert.Null((Profiles.Workshop with { Device = "cuda" }).RewardScalarType()); // "auto" is a CPU rule
+        Assert.Null(Profiles.Offline("/nowhere").RewardScalarType());                 // small models, reproducible runs
+        Assert.Null(Profiles.Workshop.InferenceScalarType());                          // rollouts stay float32
+        // An explicit type wins; without one the rewards follow InferenceDType (align --dtype sets both).
+        Assert.Null((Profiles.Workshop with { RewardDType = "float32" }).RewardScalarType());
+        Assert.Equal(ScalarType.BFloat16, (Profiles.Offline("/nowhere") with { InferenceDType = "bfloat16" }).RewardScalarType());
+        var e = Assert.Throws<ArgumentException>(() => (Profiles.Workshop with { RewardDType = "int8" }).Validate());
+        Assert.Contains("RewardDType 'int8'", e.Message);
+    }
 }
