@@ -14,8 +14,10 @@ namespace RlhfKit.Native;
 /// </summary>
 public static class NativeHeap
 {
-    /// <summary>Free heap bytes kept before <see cref="Trim"/> gives them back: 256 MiB.</summary>
-    public const long DefaultKeepFreeBytes = 256L << 20;
+    /// <summary>Free heap bytes kept before <see cref="Trim"/> gives them back: 256 MiB, or the environment variable
+    /// <c>RLHFKIT_HEAP_KEEP_FREE_MB</c> (0 trims every time, as the kit did before).</summary>
+    public static long DefaultKeepFreeBytes { get; } =
+        long.TryParse(Environment.GetEnvironmentVariable("RLHFKIT_HEAP_KEEP_FREE_MB"), out var mb) && mb >= 0 ? mb << 20 : 256L << 20;
 
     static int _unavailable, _noMallinfo;
 
@@ -49,13 +51,15 @@ public static class NativeHeap
     }
 
     /// <summary>
-    /// Releases free heap memory to the OS when more than <paramref name="keepFreeBytes"/> of it is free (0: always;
+    /// Releases free heap memory to the OS when more than <paramref name="keepFreeBytes"/> (default
+    /// <see cref="DefaultKeepFreeBytes"/>) of it is free (0: always;
     /// also always where the free bytes cannot be read). Returns whether anything was released.
     /// </summary>
-    public static bool Trim(long keepFreeBytes = DefaultKeepFreeBytes)
+    public static bool Trim(long? keepFreeBytes = null)
     {
         if (!OperatingSystem.IsLinux() || Volatile.Read(ref _unavailable) != 0) return false;
-        if (keepFreeBytes > 0 && FreeBytes() is long free && free <= keepFreeBytes) return false;
+        long keep = keepFreeBytes ?? DefaultKeepFreeBytes;
+        if (keep > 0 && FreeBytes() is long free && free <= keep) return false;
         try { return MallocTrim(0) != 0; }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
