@@ -31,7 +31,9 @@ public sealed class T5LayerNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         // Variance in at least float32: half-precision inputs are widened, as transformers does (float64 stays float64).
         var wide = hidden.dtype == float16 || hidden.dtype == bfloat16 ? hidden.to_type(float32) : hidden;
-        var variance = wide.pow(2).mean([-1], keepdim: true);
+        // square(), not pow(2): TorchSharp hands pow a managed Scalar whose native copy the finalizer may free during the
+        // call (seen once in CI as libtorch's "INTERNAL ASSERT FAILED at Scalar.h" inside pow); square is pow(x, 2) in C++.
+        var variance = wide.square().mean([-1], keepdim: true);
         var normed = hidden * rsqrt(variance + _eps);
         if (weight.dtype == float16 || weight.dtype == bfloat16) normed = normed.to_type(weight.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
