@@ -42,12 +42,16 @@ public sealed record AlignmentConfig
     public string? InferenceDType { get; init; }
 
     /// <summary><see cref="InferenceDType"/> as a torch type (null for the default).</summary>
-    public ScalarType? InferenceScalarType() => InferenceDType?.ToLowerInvariant() switch
+    public ScalarType? InferenceScalarType() => ParseDType(InferenceDType, "InferenceDType", "float32, bfloat16, float16");
+
+    /// <summary>A compute-type name as a torch type: float32 (or empty) is null, the default; bfloat16; float16. Any
+    /// other name is refused, naming <paramref name="option"/> and the <paramref name="known"/> names.</summary>
+    static ScalarType? ParseDType(string? name, string option, string known) => name?.ToLowerInvariant() switch
     {
         null or "" or "float32" or "float" => null,
         "bfloat16" or "bf16" => ScalarType.BFloat16,
         "float16" or "half" or "fp16" or "f16" => ScalarType.Float16,
-        _ => throw new ArgumentException($"InferenceDType '{InferenceDType}' is not one of float32, bfloat16, float16."),
+        _ => throw new ArgumentException($"{option} '{name}' is not one of {known}."),
     };
 
     /// <summary>Compute type of the reward classifiers: null follows <see cref="InferenceDType"/>; <c>float32</c>,
@@ -58,14 +62,20 @@ public sealed record AlignmentConfig
     public string? RewardDType { get; init; }
 
     /// <summary><see cref="RewardDType"/> resolved for <see cref="Device"/> (null: float32).</summary>
-    public ScalarType? RewardScalarType() => RewardDType?.ToLowerInvariant() switch
+    public ScalarType? RewardScalarType()
     {
-        null or "" => InferenceScalarType(),
-        "float32" or "float" => null,
-        "bfloat16" or "bf16" => ScalarType.BFloat16,
-        "auto" => Device.StartsWith("cpu", StringComparison.OrdinalIgnoreCase) && RlhfKit.Models.CpuFeatures.HasBf16 ? ScalarType.BFloat16 : null,
-        _ => throw new ArgumentException($"RewardDType '{RewardDType}' is not one of float32, bfloat16, auto."),
-    };
+        const string known = "float32, bfloat16, auto";
+        return RewardDType?.ToLowerInvariant() switch
+        {
+            null or "" => InferenceScalarType(),
+            "auto" => Device.StartsWith("cpu", StringComparison.OrdinalIgnoreCase) && RlhfKit.Models.CpuFeatures.HasBf16 ? ScalarType.BFloat16 : null,
+            _ => ParseDType(RewardDType, "RewardDType", known) switch
+            {
+                ScalarType.Float16 => throw new ArgumentException($"RewardDType '{RewardDType}' is not one of {known}."),
+                var type => type,
+            },
+        };
+    }
 
     /// <summary>Compute type of the PPO update's matrix products (<c>align --update-dtype</c>): null (float32, the default)
     /// or <c>bfloat16</c>, which runs the trainer's forward passes and backward under bfloat16 autocast with float32
@@ -74,13 +84,7 @@ public sealed record AlignmentConfig
     public string? UpdateDType { get; init; }
 
     /// <summary><see cref="UpdateDType"/> as a torch type (null for the default, float32).</summary>
-    public ScalarType? UpdateScalarType() => UpdateDType?.ToLowerInvariant() switch
-    {
-        null or "" or "float32" or "float" => null,
-        "bfloat16" or "bf16" => ScalarType.BFloat16,
-        "float16" or "half" or "fp16" or "f16" => ScalarType.Float16,
-        _ => throw new ArgumentException($"UpdateDType '{UpdateDType}' (align --update-dtype) is not one of float32, bfloat16."),
-    };
+    public ScalarType? UpdateScalarType() => ParseDType(UpdateDType, "UpdateDType", "float32, bfloat16 (align --update-dtype)");
 
     /// <summary>Stop the run when the KL to the reference stays above this many nats for <see cref="KlPatience"/> steps.</summary>
     public double KlStopThreshold { get; init; } = 30;

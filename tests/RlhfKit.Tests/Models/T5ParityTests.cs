@@ -67,22 +67,28 @@ public class T5ParityTests
         Assert.InRange(output.Loss!.item<float>(), expectedLoss - LogitTol * Math.Max(1, Math.Abs(expectedLoss)), expectedLoss + LogitTol * Math.Max(1, Math.Abs(expectedLoss)));
     }
 
+    /// <summary>The fixture's decoder inputs fed one token at a time through the cache; the logits stacked [B, T, vocab].</summary>
+    static Tensor DecodeIncrementally(ISeq2SeqLM lm, JsonElement inputs, IDecoderCache cache)
+    {
+        var mask = Fixtures.Tensor(inputs.GetProperty("attention_mask"));
+        var decoderIds = Fixtures.Tensor(inputs.GetProperty("decoder_input_ids"));
+        var encoded = lm.Encode(Fixtures.Tensor(inputs.GetProperty("input_ids")), mask);
+        var steps = new List<Tensor>();
+        for (int t = 0; t < decoderIds.shape[1]; t++) steps.Add(lm.Step(decoderIds[.., t..(t + 1)], encoded, mask, cache));
+        return stack(steps, 1);
+    }
+
     [Theory, MemberData(nameof(Checkpoints))]
     public void CachedDecodingMatchesIncrementalReference(string folder, string file)
     {
         var (model, r, doc) = Load(folder, file);
         using var _ = doc; using var __ = NewDisposeScope();
         var inputs = r.GetProperty("inputs");
-        var ids = Fixtures.Tensor(inputs.GetProperty("input_ids"));
-        var mask = Fixtures.Tensor(inputs.GetProperty("attention_mask"));
-        var decoderIds = Fixtures.Tensor(inputs.GetProperty("decoder_input_ids"));
         ISeq2SeqLM lm = model;
-        var encoded = lm.Encode(ids, mask);
         using var cache = lm.NewCache();
-        var steps = new List<Tensor>();
-        for (int t = 0; t < decoderIds.shape[1]; t++) steps.Add(lm.Step(decoderIds[.., t..(t + 1)], encoded, mask, cache));
-        Assert.Equal(decoderIds.shape[1], ((T5Cache)cache).Length);
-        Fixtures.AssertClose(Fixtures.Tensor(r.GetProperty("outputs").GetProperty("incremental_logits")), stack(steps, 1), LogitTol, what: "incremental_logits");
+        var logits = DecodeIncrementally(lm, inputs, cache);
+        Assert.Equal((int)Fixtures.Tensor(inputs.GetProperty("decoder_input_ids")).shape[1], ((T5Cache)cache).Length);
+        Fixtures.AssertClose(Fixtures.Tensor(r.GetProperty("outputs").GetProperty("incremental_logits")), logits, LogitTol, what: "incremental_logits");
     }
 
     [Theory, MemberData(nameof(Checkpoints))]
@@ -91,20 +97,14 @@ public class T5ParityTests
         var (model, r, doc) = Load(folder, file);
         using var _ = doc; using var __ = NewDisposeScope();
         var inputs = r.GetProperty("inputs");
-        var ids = Fixtures.Tensor(inputs.GetProperty("input_ids"));
-        var mask = Fixtures.Tensor(inputs.GetProperty("attention_mask"));
-        var decoderIds = Fixtures.Tensor(inputs.GetProperty("decoder_input_ids"));
         ISeq2SeqLM lm = model;
-        var encoded = lm.Encode(ids, mask);
         float[] Run(int capacity)
         {
             using var cache = lm.NewCache(capacity);
-            var steps = new List<Tensor>();
-            for (int t = 0; t < decoderIds.shape[1]; t++) steps.Add(lm.Step(decoderIds[.., t..(t + 1)], encoded, mask, cache));
-            return stack(steps, 1).data<float>().ToArray();
+            return DecodeIncrementally(lm, inputs, cache).data<float>().ToArray();
         }
         // Grown from 1 position (doubling at steps 2, 3, 5, ...), exactly sized, and larger than needed: the same bits.
-        var preallocated = Run((int)decoderIds.shape[1]);
+        var preallocated = Run((int)Fixtures.Tensor(inputs.GetProperty("decoder_input_ids")).shape[1]);
         Assert.Equal(preallocated, Run(1));
         Assert.Equal(preallocated, Run(64));
     }
