@@ -1,3 +1,4 @@
+using RlhfKit.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,7 +28,7 @@ public static class DpoMath
         var m = mask.to_type(logits.dtype);
         var perToken = logits.log_softmax(-1).gather(-1, labels.to_type(ScalarType.Int64).unsqueeze(-1)).squeeze(-1);
         var sum = (perToken * m).sum(-1);
-        return (average ? sum / m.sum(-1).clamp_min(1) : sum).MoveToOuterDisposeScope();
+        return (average ? sum / m.sum(-1).clamp_min(Scalars.One) : sum).MoveToOuterDisposeScope();
     }
 
     // trl.trainer.dpo_trainer.DPOTrainer.dpo_loss
@@ -40,19 +41,24 @@ public static class DpoMath
     public static DpoLossResult Loss(Tensor policyChosen, Tensor policyRejected, Tensor referenceChosen, Tensor referenceRejected, DpoConfig config)
     {
         using var scope = NewDisposeScope();
-        var beta = config.Beta;
+        // β and the smoothing as Scalars held to the end of the method (Common/Scalars).
+        using Scalar beta = config.Beta.ToScalar(), negBeta = (-config.Beta).ToScalar(), ipoShift = (1 / (2 * config.Beta)).ToScalar(),
+            keep = (1 - config.LabelSmoothing).ToScalar(), smoothing = config.LabelSmoothing.ToScalar();
         var piLogRatios = policyChosen - policyRejected;
         var refLogRatios = config.ReferenceFree ? zeros_like(piLogRatios) : referenceChosen - referenceRejected;
         var z = piLogRatios - refLogRatios;
         var losses = config.LossType switch
         {
-            DpoLossType.Sigmoid => -nn.functional.logsigmoid(beta * z) * (1 - config.LabelSmoothing) - nn.functional.logsigmoid(-beta * z) * config.LabelSmoothing,
-            DpoLossType.Hinge => nn.functional.relu(1 - beta * z),
-            DpoLossType.Ipo => (z - 1 / (2 * beta)).square(),
+            // -log σ(βz)·(1 - ε) - log σ(-βz)·ε
+            DpoLossType.Sigmoid => -nn.functional.logsigmoid(z * beta) * keep - nn.functional.logsigmoid(z * negBeta) * smoothing,
+            // relu(1 - βz)
+            DpoLossType.Hinge => nn.functional.relu((z * beta).negative().add(Scalars.One, Scalars.One)),
+            // (z - 1/(2β))²
+            DpoLossType.Ipo => (z - ipoShift).Square(),
             _ => throw new ArgumentException($"Unknown loss type {config.LossType}.", nameof(config)),
         };
-        var chosenRewards = (beta * (policyChosen - referenceChosen)).detach();
-        var rejectedRewards = (beta * (policyRejected - referenceRejected)).detach();
+        var chosenRewards = ((policyChosen - referenceChosen) * beta).detach();
+        var rejectedRewards = ((policyRejected - referenceRejected) * beta).detach();
         return new DpoLossResult(losses.mean().MoveToOuterDisposeScope(), chosenRewards.MoveToOuterDisposeScope(), rejectedRewards.MoveToOuterDisposeScope());
     }
 
@@ -74,8 +80,9 @@ public static class DpoMath
         static double MeanLogit(Tensor logits, Tensor mask)
         {
             var m = mask.to_type(logits.dtype).unsqueeze(-1);
-            var count = m.sum() * logits.shape[^1];
-            return D((logits.detach() * m).sum() / count.clamp_min(1));
+            using var vocab = logits.shape[^1].ToScalar();
+            var count = m.sum() * vocab;
+            return D((logits.detach() * m).sum() / count.clamp_min(Scalars.One));
         }
         return new Dictionary<string, double>
         {

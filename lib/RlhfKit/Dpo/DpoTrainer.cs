@@ -48,7 +48,7 @@ public sealed class DpoTrainer : IDisposable
         foreach (var p in Reference.parameters()) p.requires_grad = false;
         Reference.eval();
         Device = policy.parameters().First().device;
-        _optimizer = optim.AdamW(policy.parameters().Where(p => p.requires_grad), lr: config.LearningRate, weight_decay: config.WeightDecay);
+        _optimizer = Optimizers.AdamW(policy.parameters().Where(p => p.requires_grad), lr: config.LearningRate, weight_decay: config.WeightDecay);
     }
 
     public DpoConfig Config { get; }
@@ -78,7 +78,8 @@ public sealed class DpoTrainer : IDisposable
         using var scope = NewDisposeScope();
         var (ids, attention) = Batching.PadRight(prompts, Policy.Config.PadTokenId);
         var (targets, mask) = Batching.PadRight(responses, Policy.Config.PadTokenId);
-        var start = full(targets.shape[0], 1, Policy.Config.DecoderStartTokenId, dtype: int64);
+        using var startId = Policy.Config.DecoderStartTokenId.ToScalar();
+        var start = full(targets.shape[0], 1, startId, dtype: int64);
         var decoderInputs = cat([start, targets[.., ..^1]], 1);
         var decoderMask = cat([ones(targets.shape[0], 1, dtype: int64), mask[.., ..^1]], 1);
         return new DpoBatch(ids.to(Device).MoveToOuterDisposeScope(), attention.to(Device).MoveToOuterDisposeScope(),

@@ -1,4 +1,5 @@
 using RlhfKit.Common;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RlhfKit.Generation;
@@ -111,7 +112,9 @@ public static class Seq2SeqGenerator
 
         var encoded = model.Encode(inputIds, mask);
         using var cache = model.NewCache(config.MaxNewTokens); // the decoder sees the start token and all but the last new token
-        var next = full(batch, 1, model.DecoderStartTokenId, dtype: int64, device: device);
+        // Token ids as Scalars held for the whole generation (Common/Scalars).
+        using Scalar startId = model.DecoderStartTokenId.ToScalar(), padId = model.PadTokenId.ToScalar(), eosId = model.EosTokenId.ToScalar();
+        var next = full(batch, 1, startId, dtype: int64, device: device);
         var tokens = new List<Tensor> { next };
         var logprobs = new List<Tensor>();
         var masks = new List<Tensor>();
@@ -128,13 +131,14 @@ public static class Seq2SeqGenerator
                 ? multinomial(nn.functional.softmax(processed, -1), 1, generator: generator).squeeze(1)
                 : processed.argmax(-1);
             // Finished rows emit pad and contribute nothing.
-            chosen = chosen * unfinished + model.PadTokenId * (1 - unfinished);
+            var finished = unfinished.negative().add(Scalars.One, Scalars.One); // 1 - unfinished
+            chosen = (chosen * unfinished).Plus(finished * padId);
             logprobs.Add((modelLogprobs.gather(1, chosen.unsqueeze(1)).squeeze(1) * unfinished.to_type(float32)).MoveToOuterDisposeScope());
             masks.Add(unfinished.clone().MoveToOuterDisposeScope());
             scores?.Add(processed.MoveToOuterDisposeScope());
             next = chosen.unsqueeze(1).MoveToOuterDisposeScope();
             tokens.Add(next);
-            unfinished.mul_((chosen != model.EosTokenId).to_type(int64));
+            unfinished.mul_(chosen.ne(eosId).to_type(int64));
             if (unfinished.max().item<long>() == 0) break;
         }
 
@@ -159,20 +163,25 @@ public static class Seq2SeqGenerator
         }
         if (config.DoSample)
         {
-            if (config.Temperature != 1.0) scores = scores / config.Temperature;
+            if (config.Temperature != 1.0)
+            {
+                using var temperature = config.Temperature.ToScalar();
+                scores = scores / temperature;
+            }
             if (config.TopK > 0 && config.TopK < scores.shape[^1])
             {
                 var kth = scores.topk(config.TopK).values[.., ^1..];
-                scores = scores.masked_fill(scores < kth, float.NegativeInfinity);
+                scores = scores.masked_fill(scores < kth, Scalars.NegativeInfinity);
             }
             if (config.TopP < 1.0)
             {
                 var (sorted, order) = scores.sort(-1, descending: false);
                 var cumulative = nn.functional.softmax(sorted, -1).cumsum(-1);
-                var removeSorted = cumulative <= (1 - config.TopP);
+                using var threshold = (1 - config.TopP).ToScalar();
+                var removeSorted = cumulative.le(threshold);
                 removeSorted[.., ^1] = false; // always keep the most likely token
                 var remove = removeSorted.scatter(1, order, removeSorted);
-                scores = scores.masked_fill(remove, float.NegativeInfinity);
+                scores = scores.masked_fill(remove, Scalars.NegativeInfinity);
             }
         }
         return scores.MoveToOuterDisposeScope();

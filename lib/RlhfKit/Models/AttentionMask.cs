@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RlhfKit.Models;
@@ -13,4 +14,25 @@ internal static class AttentionMask
         ScalarType.Float64 => double.MinValue,
         _ => float.MinValue,
     };
+
+    // One Scalar per compute type, alive for the process (see Common/Scalars): the same double values as MinValue.
+    static readonly Scalar Half = MinValue(ScalarType.Float16).ToScalar(), BFloat = MinValue(ScalarType.BFloat16).ToScalar(),
+        Double = MinValue(ScalarType.Float64).ToScalar(), Single = MinValue(ScalarType.Float32).ToScalar();
+
+    /// <summary><see cref="MinValue"/> as a Scalar that outlives any call it is passed to.</summary>
+    public static Scalar MinScalar(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float16 => Half,
+        ScalarType.BFloat16 => BFloat,
+        ScalarType.Float64 => Double,
+        _ => Single,
+    };
+
+    /// <summary>The additive mask of a 0/1 mask: <c>(1 - mask) · finfo(dtype).min</c>, in <paramref name="dtype"/>.</summary>
+    public static Tensor Additive(Tensor mask, ScalarType dtype)
+    {
+        using var m = mask.to_type(dtype);
+        using var inverted = m.negative().add(Common.Scalars.One, Common.Scalars.One); // 1 - mask, as TorchSharp computes it
+        return inverted.mul(MinScalar(dtype));
+    }
 }

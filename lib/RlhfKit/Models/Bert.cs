@@ -2,6 +2,7 @@
 // attention, learned absolute positions and token types. RoBERTa reuses these blocks (Roberta.cs). Field names
 // follow the Hugging Face state dict. Every linear layer runs through Autocast.Linear (bfloat16 products inside an
 // Autocast region, plain otherwise).
+using RlhfKit.Common;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -37,9 +38,13 @@ public sealed class BertEmbeddings : nn.Module
     {
         using var scope = NewDisposeScope();
         if (!_robertaPositions)
-            return arange(inputIds.shape[1], dtype: int64, device: inputIds.device).unsqueeze(0).expand_as(inputIds).MoveToOuterDisposeScope();
-        var real = inputIds.ne(_padTokenId).to_type(int64);
-        return (real.cumsum(1) * real + _padTokenId).MoveToOuterDisposeScope();
+        {
+            using var length = inputIds.shape[1].ToScalar();
+            return arange(Scalars.Zero, length, Scalars.One, dtype: int64, device: inputIds.device).unsqueeze(0).expand_as(inputIds).MoveToOuterDisposeScope();
+        }
+        using var pad = _padTokenId.ToScalar();
+        var real = inputIds.ne(pad).to_type(int64);
+        return (real.cumsum(1) * real).add(pad, Scalars.One).MoveToOuterDisposeScope();
     }
 
     public Tensor Forward(Tensor inputIds, Tensor? tokenTypeIds = null)
@@ -47,7 +52,7 @@ public sealed class BertEmbeddings : nn.Module
         using var scope = NewDisposeScope();
         var positions = PositionIds(inputIds);
         var types = tokenTypeIds ?? zeros_like(inputIds);
-        var sum = word_embeddings.forward(inputIds) + position_embeddings.forward(positions) + token_type_embeddings.forward(types);
+        var sum = word_embeddings.forward(inputIds).Plus(position_embeddings.forward(positions)).Plus(token_type_embeddings.forward(types));
         return dropout.forward(LayerNorm.forward(sum)).MoveToOuterDisposeScope();
     }
 }
@@ -103,7 +108,7 @@ public sealed class BertResidualOutput : nn.Module
     public Tensor Forward(Tensor hidden, Tensor residual)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(dropout.forward(Autocast.Linear(dense, hidden)) + residual).MoveToOuterDisposeScope();
+        return LayerNorm.forward(dropout.forward(Autocast.Linear(dense, hidden)).Plus(residual)).MoveToOuterDisposeScope();
     }
 }
 
@@ -221,7 +226,7 @@ public sealed class BertModel : nn.Module
         using var scope = NewDisposeScope();
         var hidden = embeddings.Forward(inputIds, tokenTypeIds);
         var mask = attentionMask ?? ones_like(inputIds);
-        var additive = (1 - mask.to_type(hidden.dtype)).mul(AttentionMask.MinValue(hidden.dtype)).view(inputIds.shape[0], 1, 1, inputIds.shape[1]);
+        var additive = AttentionMask.Additive(mask, hidden.dtype).view(inputIds.shape[0], 1, 1, inputIds.shape[1]);
         hiddenStates?.Add(hidden.MoveToOuterDisposeScope());
         foreach (var block in encoder.layer)
         {

@@ -3,6 +3,7 @@
 // dot-product attention with a learned relative position bias shared by all layers of a stack, and either a ReLU
 // (T5 v1.0) or gated-GELU (T5 v1.1 / FLAN-T5) feed-forward. Field names follow the Hugging Face state dict.
 // Every linear layer runs through Autocast.Linear: bfloat16 products inside an Autocast region, plain otherwise.
+using RlhfKit.Common;
 using RlhfKit.Generation;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -17,12 +18,12 @@ namespace RlhfKit.Models;
 public sealed class T5LayerNorm : nn.Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
-    readonly double _eps;
+    readonly Scalar _eps; // held by the module: see Common/Scalars
 
     public T5LayerNorm(long hiddenSize, double eps) : base(nameof(T5LayerNorm))
     {
         weight = nn.Parameter(ones(hiddenSize));
-        _eps = eps;
+        _eps = eps.ToScalar();
         RegisterComponents();
     }
 
@@ -31,10 +32,8 @@ public sealed class T5LayerNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         // Variance in at least float32: half-precision inputs are widened, as transformers does (float64 stays float64).
         var wide = hidden.dtype == float16 || hidden.dtype == bfloat16 ? hidden.to_type(float32) : hidden;
-        // square(), not pow(2): TorchSharp hands pow a managed Scalar whose native copy the finalizer may free during the
-        // call (seen once in CI as libtorch's "INTERNAL ASSERT FAILED at Scalar.h" inside pow); square is pow(x, 2) in C++.
-        var variance = wide.square().mean([-1], keepdim: true);
-        var normed = hidden * rsqrt(variance + _eps);
+        var variance = wide.Square().mean([-1], keepdim: true);
+        var normed = hidden * rsqrt(variance.add(_eps, Scalars.One));
         if (weight.dtype == float16 || weight.dtype == bfloat16) normed = normed.to_type(weight.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
     }
@@ -110,7 +109,7 @@ public sealed class T5LayerFF : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var ff = DenseReluDense.forward(layer_norm.forward(hidden));
-        return (hidden + dropout.forward(ff)).MoveToOuterDisposeScope();
+        return hidden.Plus(dropout.forward(ff)).MoveToOuterDisposeScope();
     }
 }
 
@@ -121,12 +120,14 @@ public sealed class T5Attention : nn.Module
     public readonly Linear q, k, v, o;
     public readonly Embedding? relative_attention_bias;
     readonly int _heads, _dKv, _buckets, _maxDistance;
+    readonly Scalar _sqrtDKv; // the query's factor below, held by the module (Common/Scalars)
     readonly bool _isDecoder;
     readonly double _dropout;
 
     public T5Attention(T5Config c, bool isDecoder, bool hasRelativeAttentionBias) : base(nameof(T5Attention))
     {
         _heads = c.NumHeads; _dKv = c.DKv; _isDecoder = isDecoder; _dropout = c.DropoutRate;
+        _sqrtDKv = Math.Sqrt(_dKv).ToScalar();
         _buckets = c.RelativeAttentionNumBuckets; _maxDistance = c.RelativeAttentionMaxDistance;
         long inner = (long)c.NumHeads * c.DKv; // need not equal d_model
         q = nn.Linear(c.DModel, inner, hasBias: false);
@@ -147,7 +148,8 @@ public sealed class T5Attention : nn.Module
         if (bidirectional)
         {
             numBuckets /= 2;
-            buckets = buckets + (relativePosition > 0).to_type(int64) * numBuckets;
+            using var offset = numBuckets.ToScalar();
+            buckets = buckets.Plus(relativePosition.gt(Scalars.Zero).to_type(int64) * offset);
             distance = relativePosition.abs();
         }
         else
@@ -155,11 +157,13 @@ public sealed class T5Attention : nn.Module
             distance = -minimum(relativePosition, zeros_like(relativePosition)); // only the past is visible
         }
         int maxExact = numBuckets / 2;
-        var isSmall = distance < maxExact;
-        var large = maxExact + (log(distance.to_type(float32) / maxExact) / Math.Log((double)maxDistance / maxExact)
-                                * (numBuckets - maxExact)).to_type(int64);
-        large = minimum(large, full_like(large, numBuckets - 1));
-        return (buckets + where(isSmall, distance, large)).MoveToOuterDisposeScope();
+        using Scalar exact = maxExact.ToScalar(), logRange = Math.Log((double)maxDistance / maxExact).ToScalar(),
+            logBuckets = (numBuckets - maxExact).ToScalar(), last = (numBuckets - 1).ToScalar();
+        var isSmall = distance.lt(exact);
+        // maxExact + (log(distance / maxExact) / log(maxDistance / maxExact) · (numBuckets - maxExact)) as int64
+        var large = (log(distance.to_type(float32) / exact) / logRange * logBuckets).to_type(int64).add(exact, Scalars.One);
+        large = minimum(large, full_like(large, last));
+        return buckets.Plus(where(isSmall, distance, large)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Bias of shape [1, heads, queryLength, keyLength] for queries at positions
@@ -169,8 +173,9 @@ public sealed class T5Attention : nn.Module
         if (relative_attention_bias is null)
             throw new InvalidOperationException("This attention layer has no relative_attention_bias; the stack's first layer computes the bias.");
         using var scope = NewDisposeScope();
-        var context = arange(queryOffset, queryOffset + queryLength, dtype: int64, device: device).unsqueeze(1);
-        var memory = arange(keyLength, dtype: int64, device: device).unsqueeze(0);
+        using Scalar from = queryOffset.ToScalar(), to = (queryOffset + queryLength).ToScalar(), keys = keyLength.ToScalar();
+        var context = arange(from, to, Scalars.One, dtype: int64, device: device).unsqueeze(1);
+        var memory = arange(Scalars.Zero, keys, Scalars.One, dtype: int64, device: device).unsqueeze(0);
         var bucket = RelativePositionBucket(memory - context, bidirectional: !_isDecoder, _buckets, _maxDistance);
         var values = relative_attention_bias.forward(bucket);          // [q, k, heads]
         return values.permute(2, 0, 1).unsqueeze(0).MoveToOuterDisposeScope();
@@ -206,7 +211,7 @@ public sealed class T5Attention : nn.Module
         // softmax(q·kᵀ + bias)·v in one fused libtorch call (faster, and no [B, H, q, k] weights kept for backward).
         // T5 does not scale the scores; the kernel divides by sqrt(d_kv), so the query is multiplied by it first
         // (TorchSharp 0.107 has no `scale` argument). The bias still gets its gradient (AttentionGradientTests).
-        var attended = F.scaled_dot_product_attention(query * Math.Sqrt(_dKv), key, value, attn_mask: positionBias, p: training ? _dropout : 0);
+        var attended = F.scaled_dot_product_attention(query * _sqrtDKv, key, value, attn_mask: positionBias, p: training ? _dropout : 0);
         var context = attended.transpose(1, 2).contiguous().view(hidden.shape[0], -1, (long)_heads * _dKv);
         return Autocast.Linear(o, context).MoveToOuterDisposeScope();
     }
@@ -231,7 +236,7 @@ public sealed class T5LayerSelfAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         var attended = SelfAttention.Forward(layer_norm.forward(hidden), positionBias, null, cache);
-        return (hidden + dropout.forward(attended)).MoveToOuterDisposeScope();
+        return hidden.Plus(dropout.forward(attended)).MoveToOuterDisposeScope();
     }
 }
 
@@ -254,7 +259,7 @@ public sealed class T5LayerCrossAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         var attended = EncDecAttention.Forward(layer_norm.forward(hidden), crossBias, encoderStates, cache);
-        return (hidden + dropout.forward(attended)).MoveToOuterDisposeScope();
+        return hidden.Plus(dropout.forward(attended)).MoveToOuterDisposeScope();
     }
 }
 
@@ -364,12 +369,13 @@ public sealed class T5Stack : nn.Module
         var keyMask = (attentionMask ?? ones(batch, past + length, dtype: int64, device: device)).view(batch, 1, 1, past + length);
         if (_isDecoder)
         {
-            var queryPos = arange(past, past + length, dtype: int64, device: device).unsqueeze(1);
-            var keyPos = arange(past + length, dtype: int64, device: device).unsqueeze(0);
+            using Scalar from = past.ToScalar(), to = (past + length).ToScalar();
+            var queryPos = arange(from, to, Scalars.One, dtype: int64, device: device).unsqueeze(1);
+            var keyPos = arange(Scalars.Zero, to, Scalars.One, dtype: int64, device: device).unsqueeze(0);
             keyMask = keyMask * (keyPos <= queryPos).to_type(int64).view(1, 1, length, past + length); // causal
         }
-        var additive = (1 - keyMask.to_type(dtype)).mul(AttentionMask.MinValue(dtype));
-        return (bias + additive).MoveToOuterDisposeScope();
+        var additive = AttentionMask.Additive(keyMask, dtype);
+        return bias.Plus(additive).MoveToOuterDisposeScope();
     }
 
     /// <summary>The encoder's padding as an additive mask [B, 1, 1, source]; no position bias across.</summary>
@@ -378,7 +384,7 @@ public sealed class T5Stack : nn.Module
         using var scope = NewDisposeScope();
         long batch = encoderStates.shape[0], sourceLength = encoderStates.shape[1];
         var sourceMask = encoderAttentionMask ?? ones(batch, sourceLength, dtype: int64, device: encoderStates.device);
-        return (1 - sourceMask.to_type(dtype)).mul(AttentionMask.MinValue(dtype)).view(batch, 1, 1, sourceLength).MoveToOuterDisposeScope();
+        return AttentionMask.Additive(sourceMask, dtype).view(batch, 1, 1, sourceLength).MoveToOuterDisposeScope();
     }
 }
 
@@ -437,7 +443,8 @@ public sealed class T5ForConditionalGeneration : nn.Module, ISeq2SeqLM
     public Tensor LmLogits(Tensor decoderStates)
     {
         if (!Config.TieWordEmbeddings) return Autocast.Linear(lm_head, decoderStates);
-        using var scaled = decoderStates * Math.Pow(Config.DModel, -0.5);
+        using var factor = Math.Pow(Config.DModel, -0.5).ToScalar();
+        using var scaled = decoderStates * factor;
         return Autocast.Linear(lm_head, scaled);
     }
 
@@ -475,9 +482,10 @@ public sealed class T5ForConditionalGeneration : nn.Module, ISeq2SeqLM
     public Tensor ShiftRight(Tensor labels)
     {
         using var scope = NewDisposeScope();
-        var start = full(labels.shape[0], 1, Config.DecoderStartTokenId, dtype: int64, device: labels.device);
+        using Scalar startId = Config.DecoderStartTokenId.ToScalar(), padId = Config.PadTokenId.ToScalar();
+        var start = full(labels.shape[0], 1, startId, dtype: int64, device: labels.device);
         var shifted = cat([start, labels[.., ..^1]], 1);
-        return shifted.masked_fill(shifted == -100, Config.PadTokenId).MoveToOuterDisposeScope();
+        return shifted.masked_fill(shifted.eq(Scalars.IgnoreIndex), padId).MoveToOuterDisposeScope();
     }
 
     /// <summary>A decoding cache with room for <paramref name="capacity"/> decoder positions (0: grown as needed).</summary>

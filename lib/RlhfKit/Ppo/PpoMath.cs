@@ -57,7 +57,7 @@ public static class PpoMath
         var m = mask.to_type(values.dtype);
         var total = axis is long a ? (values * m).sum(a) : (values * m).sum();
         var count = axis is long b ? m.sum(b) : m.sum();
-        if (!strictTrl) count = where(count.eq(0), ones_like(count), count);
+        if (!strictTrl) count = where(count.eq(Scalars.Zero), ones_like(count), count);
         return (total / count).MoveToOuterDisposeScope();
     }
 
@@ -73,14 +73,14 @@ public static class PpoMath
     {
         using var scope = NewDisposeScope();
         var mean = MaskedMean(values, mask, strictTrl: strictTrl);
-        var variance = MaskedMean((values - mean).square(), mask, strictTrl: strictTrl);
+        var variance = MaskedMean((values - mean).Square(), mask, strictTrl: strictTrl);
         if (!unbiased) return variance.MoveToOuterDisposeScope();
         var n = mask.to_type(values.dtype).sum();
         if (strictTrl && ToDouble(n) == 0)
             throw new ArgumentException("The sum of the mask is zero, which can happen when `mini_batch_size=1`; " +
                 "try increase the `mini_batch_size` or `gradient_accumulation_steps` (TRL masked_var, strict mode).", nameof(mask));
-        var bessel = n / (n - 1);
-        if (!strictTrl) bessel = where(n.gt(1), bessel, zeros_like(bessel));
+        var bessel = n / (n - Scalars.One);
+        if (!strictTrl) bessel = where(n.gt(Scalars.One), bessel, zeros_like(bessel));
         return (variance * bessel).MoveToOuterDisposeScope();
     }
 
@@ -94,8 +94,8 @@ public static class PpoMath
     {
         using var scope = NewDisposeScope();
         var mean = values.mean();
-        var whitened = values.numel() >= 2 ? (values - mean) * (values.var() + 1e-8).rsqrt() : values - mean;
-        if (!shiftMean) whitened = whitened + mean;
+        var whitened = values.numel() >= 2 ? (values - mean) * values.var().add(Scalars.VarianceEpsilon, Scalars.One).rsqrt() : values - mean;
+        if (!shiftMean) whitened = whitened.Plus(mean);
         return whitened.MoveToOuterDisposeScope();
     }
 
@@ -112,13 +112,13 @@ public static class PpoMath
         using var scope = NewDisposeScope();
         var mean = MaskedMean(values, mask, strictTrl: strictTrl);
         var variance = MaskedVar(values, mask, unbiased: true, strictTrl: strictTrl);
-        var whitened = (values - mean) * (variance + 1e-8).rsqrt();
+        var whitened = (values - mean) * variance.add(Scalars.VarianceEpsilon, Scalars.One).rsqrt();
         if (!strictTrl)
         {
             var n = mask.to_type(values.dtype).sum();
-            whitened = where(n.ge(2), whitened, values - mean); // mean is 0 for an empty mask
+            whitened = where(n.ge(Scalars.Two), whitened, values - mean); // mean is 0 for an empty mask
         }
-        if (!shiftMean) whitened = whitened + mean;
+        if (!shiftMean) whitened = whitened.Plus(mean);
         return whitened.MoveToOuterDisposeScope();
     }
 
@@ -142,7 +142,7 @@ public static class PpoMath
         {
             KlPenaltyKind.Kl => logprob - refLogprob,
             KlPenaltyKind.Abs => (logprob - refLogprob).abs(),
-            KlPenaltyKind.Mse => 0.5 * (logprob - refLogprob).square(),
+            KlPenaltyKind.Mse => (logprob - refLogprob).Square() * Scalars.Half,
             KlPenaltyKind.Full => (logprob.exp() * (logprob - refLogprob)).sum(-1),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown KL penalty"),
         };
@@ -164,13 +164,15 @@ public static class PpoMath
         Tensor scores, Tensor logprobs, Tensor refLogprobs, Tensor masks, double klCoef, KlPenaltyKind kind, bool strictTrl = false)
     {
         using var scope = NewDisposeScope();
-        var nonScore = -klCoef * KlPenalty(logprobs, refLogprobs, kind);
-        var valid = masks.ne(0);
+        using var coef = (-klCoef).ToScalar();
+        var nonScore = KlPenalty(logprobs, refLogprobs, kind) * coef;
+        var valid = masks.ne(Scalars.Zero);
         var hasValid = valid.any(-1);
         if (strictTrl && !hasValid.all().item<bool>())
             throw new ArgumentException("A mask row has no non-zero entry, so it has no last position for its score " +
                 "(TRL compute_rewards raises IndexError; strict mode).", nameof(masks));
-        var positions = arange(masks.shape[^1], dtype: ScalarType.Int64, device: masks.device);
+        using var length = masks.shape[^1].ToScalar();
+        var positions = arange(Scalars.Zero, length, Scalars.One, dtype: ScalarType.Int64, device: masks.device);
         var lastIndex = (valid.to_type(ScalarType.Int64) * positions).argmax(-1); // 0 for an empty row
         var credited = scores.reshape(-1).to_type(nonScore.dtype) * hasValid.to_type(nonScore.dtype);
         var rewards = nonScore.clone();
@@ -198,17 +200,18 @@ public static class PpoMath
         var length = rewards.shape[^1];
         var reversed = new List<Tensor>();
         Tensor? lastGaeLam = null;
+        using Scalar g = gamma.ToScalar(), gLam = (gamma * lam).ToScalar();
         for (var t = length - 1; t >= 0; t--)
         {
             var delta = t < length - 1
-                ? rewards.select(1, t) + gamma * values.select(1, t + 1) - values.select(1, t)
+                ? rewards.select(1, t).Plus(values.select(1, t + 1) * g) - values.select(1, t)
                 : rewards.select(1, t) - values.select(1, t);
-            lastGaeLam = lastGaeLam is null ? delta : delta + (gamma * lam) * lastGaeLam;
+            lastGaeLam = lastGaeLam is null ? delta : delta.Plus(lastGaeLam * gLam);
             reversed.Add(lastGaeLam);
         }
         reversed.Reverse();
         var advantages = stack(reversed, 1);
-        var returns = advantages + values;
+        var returns = advantages.Plus(values);
         advantages = MaskedWhiten(advantages, mask, strictTrl: strictTrl).detach();
         return (values.MoveToOuterDisposeScope(), advantages.MoveToOuterDisposeScope(), returns.MoveToOuterDisposeScope());
     }
@@ -234,19 +237,23 @@ public static class PpoMath
         using var scope = NewDisposeScope();
         Tensor Mean(Tensor x) => MaskedMean(x, mask, strictTrl: strictTrl);
 
-        var vpredClipped = ClipByValue(vpreds, values - config.CliprangeValue, values + config.CliprangeValue);
-        var vfLosses1 = (vpreds - returns).square();
-        var vfLosses2 = (vpredClipped - returns).square();
-        var vfLoss = 0.5 * Mean(vfLosses1.maximum(vfLosses2));
+        // The options as Scalars held to the end of the method (Common/Scalars).
+        using Scalar clipValue = config.CliprangeValue.ToScalar(), ratioLow = (1.0 - config.Cliprange).ToScalar(),
+            ratioHigh = (1.0 + config.Cliprange).ToScalar(), vfCoef = config.VfCoef.ToScalar(), zero = 0.0.ToScalar();
+
+        var vpredClipped = ClipByValue(vpreds, values - clipValue, values.add(clipValue, Scalars.One));
+        var vfLosses1 = (vpreds - returns).Square();
+        var vfLosses2 = (vpredClipped - returns).Square();
+        var vfLoss = Mean(vfLosses1.maximum(vfLosses2)) * Scalars.Half;
         var vfClipfrac = Mean(vfLosses2.gt(vfLosses1).to_type(values.dtype));
 
         var ratio = (logprobs - oldLogprobs).exp();
         var pgLosses = -advantages * ratio;
-        var pgLosses2 = -advantages * ratio.clamp(1.0 - config.Cliprange, 1.0 + config.Cliprange);
+        var pgLosses2 = -advantages * ratio.clamp(ratioLow, ratioHigh);
         var pgLoss = Mean(pgLosses.maximum(pgLosses2));
         var pgClipfrac = Mean(pgLosses2.gt(pgLosses).to_type(values.dtype));
 
-        var loss = pgLoss + config.VfCoef * vfLoss;
+        var loss = pgLoss.Plus(vfLoss * vfCoef);
 
         var avgRatio = ToDouble(Mean(ratio));
         var exceeded = avgRatio > config.RatioThreshold;
@@ -254,9 +261,9 @@ public static class PpoMath
         {
             warn?.Invoke(string.Create(CultureInfo.InvariantCulture,
                 $"The average ratio of batch ({avgRatio:F2}) exceeds threshold {config.RatioThreshold:F2}. Skipping batch."));
-            pgLoss = pgLoss * 0.0;
-            vfLoss = vfLoss * 0.0;
-            loss = loss * 0.0;
+            pgLoss = pgLoss * zero;
+            vfLoss = vfLoss * zero;
+            loss = loss * zero;
         }
 
         var stats = new Dictionary<string, Tensor>(StringComparer.Ordinal)
@@ -266,7 +273,7 @@ public static class PpoMath
             ["loss/total"] = loss.detach(),
             // Statistics only: without gradients, so no [rows, length, vocab] softmax is kept for the backward pass.
             ["policy/entropy"] = EntropyStat(logits, Mean),
-            ["policy/approxkl"] = (0.5 * Mean((logprobs - oldLogprobs).square())).detach(),
+            ["policy/approxkl"] = (Mean((logprobs - oldLogprobs).Square()) * Scalars.Half).detach(),
             ["policy/policykl"] = Mean(oldLogprobs - logprobs).detach(),
             ["policy/clipfrac"] = pgClipfrac.detach(),
             ["policy/advantages"] = advantages.detach(),
@@ -275,13 +282,13 @@ public static class PpoMath
             ["returns/mean"] = Mean(returns).detach(),
             ["returns/var"] = MaskedVar(returns, mask, strictTrl: strictTrl).detach(),
             ["val/vpred"] = Mean(vpreds).detach(),
-            ["val/error"] = Mean((vpreds - returns).square()).detach(),
+            ["val/error"] = Mean((vpreds - returns).Square()).detach(),
             ["val/clipfrac"] = vfClipfrac.detach(),
             ["val/mean"] = Mean(values).detach(),
             ["val/var"] = MaskedVar(values, mask, strictTrl: strictTrl).detach(),
         };
         foreach (var s in stats.Values) s.MoveToOuterDisposeScope();
-        var vfTimesCoef = config.VfCoef * vfLoss;
+        var vfTimesCoef = vfLoss * vfCoef;
         return new PpoLossResult(pgLoss.MoveToOuterDisposeScope(), vfTimesCoef.MoveToOuterDisposeScope(), stats, exceeded);
     }
 

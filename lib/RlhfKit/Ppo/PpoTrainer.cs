@@ -39,7 +39,7 @@ public sealed class PpoTrainer : IDisposable
         Reference.eval();
         KlController = config.CreateKlController();
         Device = policy.parameters().First().device;
-        _optimizer = optim.Adam(policy.parameters().Where(p => p.requires_grad), lr: config.LearningRate);
+        _optimizer = Optimizers.Adam(policy.parameters().Where(p => p.requires_grad), lr: config.LearningRate);
     }
 
     public PpoConfig Config { get; }
@@ -173,6 +173,7 @@ public sealed class PpoTrainer : IDisposable
         var trainStats = new List<IReadOnlyDictionary<string, Tensor>>();
         var earlyStop = false;
         int skipped = 0;
+        using var accumulation = Config.GradientAccumulationSteps.ToScalar(); // the loss divisor, held (Common/Scalars)
         for (int epoch = 0; epoch < Config.PpoEpochs && !earlyStop; epoch++)
         {
             var order = Seeding.Permutation(Config.BatchSize, DerivedSeed(100 + epoch)).Select(i => (long)i).ToArray();
@@ -190,7 +191,7 @@ public sealed class PpoTrainer : IDisposable
                         output.Values, logprobs, mb.Mask, advantages.index_select(0, rows), returns.index_select(0, rows), Config, Warn, Config.StrictTrl);
                     // Ratio threshold exceeded: TRL zeroes the loss and back-propagates the zeros; skipping the backward
                     // pass adds the same nothing to the gradients, cheaper (StrictTrl back-propagates them as TRL does).
-                    var combined = loss.PgLoss + loss.VfLossTimesCoef;
+                    var combined = loss.PgLoss.Plus(loss.VfLossTimesCoef);
                     if (!combined.isfinite().item<bool>())
                     {
                         // NaN/Inf logits or loss: this minibatch contributes nothing rather than poisoning the weights.
@@ -198,7 +199,7 @@ public sealed class PpoTrainer : IDisposable
                         skipped++;
                     }
                     else if (!loss.RatioThresholdExceeded || Config.StrictTrl)
-                        (combined / Config.GradientAccumulationSteps).backward();
+                        (combined / accumulation).backward();
                     foreach (var s in loss.Stats.Values) s.MoveToOuterDisposeScope();
                     trainStats.Add(loss.Stats);
                 }
@@ -269,7 +270,8 @@ public sealed class PpoTrainer : IDisposable
         {
             // The big tensors (logits, encoder states) are disposed as soon as they are used; the small per-row
             // results live in the step's scope.
-            var mb = Config.MiniBatchSize >= rows ? batch : batch.Select(arange(start, Math.Min(start + Config.MiniBatchSize, rows), dtype: int64, device: batch.InputIds.device));
+            using Scalar from = start.ToScalar(), to = Math.Min(start + Config.MiniBatchSize, rows).ToScalar();
+            var mb = Config.MiniBatchSize >= rows ? batch : batch.Select(arange(from, to, Scalars.One, dtype: int64, device: batch.InputIds.device));
             using (var policyOut = Policy.Forward(mb.InputIds, mb.AttentionMask, mb.DecoderInputIds, mb.DecoderMask))
             {
                 oldLogprobs.Add(PpoMath.LogprobsFromLogits(policyOut.Logits, mb.Targets));
@@ -317,10 +319,14 @@ public sealed class PpoTrainer : IDisposable
             using (var onCpu = scores.cpu()) _scoreMoments.Update(onCpu.data<float>().Select(x => (double)x).ToArray());
             // trl PPOTrainer.step: score / std (or (score - mean) / std). The kit adds 1e-8 so that a batch of equal
             // scores (std 0) does not divide by zero; StrictTrl divides by std alone.
-            var factor = Config.StrictTrl ? _scoreMoments.Std : _scoreMoments.Std + 1e-8;
-            scores = Config.UseScoreNorm ? (scores - _scoreMoments.Mean) / factor : scores / factor;
+            using Scalar factor = (Config.StrictTrl ? _scoreMoments.Std : _scoreMoments.Std + 1e-8).ToScalar(), mean = _scoreMoments.Mean.ToScalar();
+            scores = Config.UseScoreNorm ? (scores - mean) / factor : scores / factor;
         }
-        if (Config.ScoreClip is double clip) scores = scores.clamp(-clip, clip);
+        if (Config.ScoreClip is double clip)
+        {
+            using Scalar low = (-clip).ToScalar(), high = clip.ToScalar();
+            scores = scores.clamp(low, high);
+        }
         return scores;
     }
 
@@ -372,7 +378,8 @@ public sealed record RolloutBatch(Tensor InputIds, Tensor AttentionMask, Tensor 
         var (ids, attention) = Batching.PadRight(queries, config.PadTokenId);
         var (targets, mask) = Batching.PadRight(responses, config.PadTokenId);
         // Decoder input t is the token before target t: the start token, then the response shifted right.
-        var start = full(targets.shape[0], 1, config.DecoderStartTokenId, dtype: int64);
+        using var startId = config.DecoderStartTokenId.ToScalar();
+        var start = full(targets.shape[0], 1, startId, dtype: int64);
         var decoderInputs = cat([start, targets[.., ..^1]], 1);
         var decoderMask = cat([ones(targets.shape[0], 1, dtype: int64), mask[.., ..^1]], 1);
         if (strictTrl)

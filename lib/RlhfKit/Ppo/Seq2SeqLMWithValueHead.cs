@@ -1,3 +1,4 @@
+using RlhfKit.Common;
 using RlhfKit.Loading;
 using RlhfKit.Generation;
 using RlhfKit.Models;
@@ -34,9 +35,9 @@ public sealed class ValueHead : nn.Module<Tensor, Tensor>
         using var noGrad = no_grad();
         var weight = summary.weight!;
         var bias = summary.bias!;
-        var bound = 1.0 / Math.Sqrt(weight.shape[1]);
+        using var bound = (1.0 / Math.Sqrt(weight.shape[1])).ToScalar();
         foreach (var p in new[] { weight, bias })
-            p.copy_((rand(p.shape, generator: generator) * 2 - 1) * bound);
+            p.copy_((rand(p.shape, generator: generator) * Scalars.Two - Scalars.One) * bound); // uniform on [-bound, bound)
     }
 
     public override Tensor forward(Tensor hidden)

@@ -131,7 +131,7 @@ public sealed class RewardTrainer
         if (_optimizer is null)
         {
             _parameters = Trainable();
-            _optimizer = optim.AdamW(_parameters, lr: Config.LearningRate, weight_decay: 0);
+            _optimizer = Optimizers.AdamW(_parameters, lr: Config.LearningRate, weight_decay: 0);
         }
         else foreach (var p in _parameters!) p.requires_grad = true;
         return (_parameters!, _optimizer);

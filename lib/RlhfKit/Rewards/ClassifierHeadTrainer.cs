@@ -45,7 +45,7 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
 
         using var trainFeatures = Features(train.Select(t => t.Text).ToList(), frozen);
         using var trainLabels = tensor(train.Select(t => (long)t.Label).ToArray());
-        using var optimizer = optim.AdamW(parameters, lr: config.LearningRate);
+        using var optimizer = Optimizers.AdamW(parameters, lr: config.LearningRate);
         var lengths = trainFeatures.Mask.sum(1).data<long>().ToArray();
         for (int epoch = 0; epoch < config.Epochs; epoch++)
         {
@@ -83,7 +83,8 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
             for (int b = 0; b < test.Count; b += 256)
             {
                 using var scope = NewDisposeScope();
-                var rows = arange(b, Math.Min(test.Count, b + 256), dtype: int64);
+                using Scalar from = b.ToScalar(), to = Math.Min(test.Count, b + 256).ToScalar();
+                var rows = arange(from, to, Scalars.One, dtype: int64);
                 var predicted = Top(testFeatures.Hidden.index_select(0, rows), testFeatures.Mask.index_select(0, rows), frozen).argmax(-1).data<long>().ToArray();
                 for (int i = 0; i < predicted.Length; i++) if (predicted[i] == test[b + i].Label) correct++;
             }
@@ -146,6 +147,12 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         return model.classifier.forward(model.dropout.forward(model.bert.pooler!.forward(hidden)));
     }
 
-    static Tensor Additive(Tensor mask, ScalarType dtype) =>
-        (1 - mask.to_type(dtype)).mul(float.MinValue).view(mask.shape[0], 1, 1, mask.shape[1]);
+    static readonly Scalar FloatMin = float.MinValue.ToScalar(); // held for the process (Common/Scalars)
+
+    /// <summary><c>(1 - mask) · float.MinValue</c> as [B, 1, 1, T].</summary>
+    static Tensor Additive(Tensor mask, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        return mask.to_type(dtype).negative().add(Scalars.One, Scalars.One).mul(FloatMin).view(mask.shape[0], 1, 1, mask.shape[1]).MoveToOuterDisposeScope();
+    }
 }

@@ -43,7 +43,7 @@ public sealed class Seq2SeqSupervisedTrainer(T5ForConditionalGeneration model, I
         var encodedTrain = Encode(train);
         var encodedValidation = validation is null ? null : Encode(validation);
         int stepsPerEpoch = train.Count / config.BatchSize, totalSteps = stepsPerEpoch * config.Epochs;
-        using var optimizer = optim.AdamW(model.parameters(), lr: config.LearningRate, weight_decay: config.WeightDecay);
+        using var optimizer = Optimizers.AdamW(model.parameters(), lr: config.LearningRate, weight_decay: config.WeightDecay);
         var results = new List<SupervisedEpoch>();
         int step = 0;
         for (int epoch = 0; epoch < config.Epochs && !cancellation.IsCancellationRequested; epoch++)
@@ -89,7 +89,7 @@ public sealed class Seq2SeqSupervisedTrainer(T5ForConditionalGeneration model, I
             var rows = order.AsSpan(b, Math.Min(config.BatchSize, encoded.Count - b));
             var (ids, mask, labels) = Batch(encoded, rows);
             using var output = model.Forward(ids, mask, labels: labels);
-            long n = labels.ne(-100).sum().item<long>();
+            long n = labels.ne(Scalars.IgnoreIndex).sum().item<long>();
             total += output.Loss!.item<float>() * n;
             tokens += n;
         }

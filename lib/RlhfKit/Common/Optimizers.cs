@@ -1,0 +1,36 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RlhfKit.Common;
+
+/// <summary>
+/// <c>torch.optim.Adam</c> and <c>AdamW</c> as TorchSharp 0.107 implements them, step for step and bit for bit, with every
+/// number the step hands to torch held until the call has returned (see <see cref="Scalars"/>: TorchSharp's own step passes
+/// the betas, the bias corrections and the step size as Scalars only a finalizer frees). State, options, learning-rate
+/// schedules and <c>save_state_dict</c>/<c>load_state_dict</c> are TorchSharp's, so checkpoints written before still load.
+/// </summary>
+public static class Optimizers
+{
+    /// <summary>Adam (Kingma and Ba 2015), as <c>torch.optim.Adam(params, lr, betas, eps, weight_decay)</c>.</summary>
+    public static Adam Adam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+        double weight_decay = 0) => new HeldScalars.Adam(parameters, lr, beta1, beta2, eps, weight_decay);
+
+    /// <summary>AdamW (Loshchilov and Hutter 2019), as <c>torch.optim.AdamW(params, lr, betas, eps, weight_decay)</c>.</summary>
+    public static AdamW AdamW(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+        double weight_decay = 0.01) => new HeldScalars.AdamW(parameters, lr, beta1, beta2, eps, weight_decay);
+
+    /// <summary>The moment updates shared by both:
+    /// <c>m ← β₁m + (1-β₁)g</c>, <c>v ← β₂v + (1-β₂)g²</c>, <c>p ← p - (lr / (1-β₁ᵗ)) · m / (√v / √(1-β₂ᵗ) + ε)</c>.</summary>
+    internal static void Update(Parameter parameter, Tensor grad, Tensor expAvg, Tensor expAvgSq, long step, double lr, double beta1, double beta2,
+        Scalar b1, Scalar oneMinusB1, Scalar b2, Scalar oneMinusB2, Scalar eps)
+    {
+        double biasCorrection1 = 1.0 - Math.Pow(beta1, step);
+        double biasCorrection2 = 1.0 - Math.Pow(beta2, step);
+        expAvg.mul_(b1).add_(grad, oneMinusB1);
+        expAvgSq.mul_(b2).addcmul_(grad, grad.conj(), oneMinusB2);
+        using Scalar sqrtBc2 = Math.Sqrt(biasCorrection2).ToScalar(), negStepSize = (0.0 - lr / biasCorrection1).ToScalar();
+        var denom = (expAvgSq.sqrt() / sqrtBc2).add_(eps, Scalars.One);
+        parameter.addcdiv_(expAvg, denom, negStepSize);
+    }
+}
