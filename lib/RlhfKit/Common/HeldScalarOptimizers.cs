@@ -13,20 +13,16 @@ internal sealed class Adam(IEnumerable<Parameter> parameters, double lr, double 
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
     {
         var o = group.Options;
-        if (o.amsgrad!.Value) throw new NotSupportedException("The kit's Adam does not implement amsgrad.");
-        double beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, weightDecay = o.weight_decay!.Value, lr = o.LearningRate!.Value;
-        using Scalar b1 = beta1.ToScalar(), oneMinusB1 = (1.0 - beta1).ToScalar(), b2 = beta2.ToScalar(), oneMinusB2 = (1.0 - beta2).ToScalar(),
-            eps = o.eps!.Value.ToScalar(), decay = weightDecay.ToScalar();
-        foreach (var parameter in group.Parameters)
-        {
-            var state = (State)_state[parameter.Handle];
-            var grad = parameter.grad;
-            if (grad is null) continue;
-            if (o.maximize!.Value) grad = -grad;
-            state.step++;
-            if (weightDecay != 0.0) grad = grad.add(parameter, decay); // Adam's L2 term: g + λp
-            Optimizers.Update(parameter, grad, state.exp_avg, state.exp_avg_sq, state.step, lr, beta1, beta2, b1, oneMinusB1, b2, oneMinusB2, eps);
-        }
+        double weightDecay = o.weight_decay!.Value;
+        Optimizers.StepGroup("Adam", group.Parameters, o.LearningRate!.Value, o.beta1!.Value, o.beta2!.Value, o.eps!.Value, o.amsgrad!.Value,
+            o.maximize!.Value, weightDecay,
+            decay: (parameter, grad, lambda) => weightDecay != 0.0 ? grad.add(parameter, lambda) : grad, // Adam's L2 term: g + λp
+            advance: parameter =>
+            {
+                var state = (State)_state[parameter.Handle];
+                state.step++;
+                return (state.exp_avg, state.exp_avg_sq, state.step);
+            });
     }, closure);
 }
 
@@ -36,19 +32,15 @@ internal sealed class AdamW(IEnumerable<Parameter> parameters, double lr, double
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
     {
         var o = group.Options;
-        if (o.amsgrad!.Value) throw new NotSupportedException("The kit's AdamW does not implement amsgrad.");
-        double beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, weightDecay = o.weight_decay!.Value, lr = o.LearningRate!.Value;
-        using Scalar b1 = beta1.ToScalar(), oneMinusB1 = (1.0 - beta1).ToScalar(), b2 = beta2.ToScalar(), oneMinusB2 = (1.0 - beta2).ToScalar(),
-            eps = o.eps!.Value.ToScalar(), shrink = (1.0 - lr * weightDecay).ToScalar();
-        foreach (var parameter in group.Parameters)
-        {
-            var state = (State)_state[parameter.Handle];
-            var grad = parameter.grad;
-            if (grad is null) continue;
-            if (o.maximize!.Value) grad = -grad;
-            state.step++;
-            parameter.mul_(shrink); // decoupled weight decay: p ← p(1 - lr·λ)
-            Optimizers.Update(parameter, grad, state.exp_avg, state.exp_avg_sq, state.step, lr, beta1, beta2, b1, oneMinusB1, b2, oneMinusB2, eps);
-        }
+        double lr = o.LearningRate!.Value;
+        Optimizers.StepGroup("AdamW", group.Parameters, lr, o.beta1!.Value, o.beta2!.Value, o.eps!.Value, o.amsgrad!.Value,
+            o.maximize!.Value, 1.0 - lr * o.weight_decay!.Value,
+            decay: (parameter, grad, shrink) => { parameter.mul_(shrink); return grad; }, // decoupled: p ← p(1 - lr·λ)
+            advance: parameter =>
+            {
+                var state = (State)_state[parameter.Handle];
+                state.step++;
+                return (state.exp_avg, state.exp_avg_sq, state.step);
+            });
     }, closure);
 }

@@ -20,9 +20,32 @@ public static class Optimizers
     public static AdamW AdamW(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
         double weight_decay = 0.01) => new HeldScalars.AdamW(parameters, lr, beta1, beta2, eps, weight_decay);
 
+    /// <summary>
+    /// One parameter group's step, shared by both: for each parameter with a gradient, <paramref name="advance"/> counts
+    /// the step and hands over its moments, <paramref name="decay"/> applies the variant's weight decay (given
+    /// <paramref name="decayValue"/> as a held Scalar), then <see cref="Update"/>. The group's numbers are held for the loop.
+    /// </summary>
+    internal static void StepGroup(string name, IEnumerable<Parameter> parameters, double lr, double beta1, double beta2, double eps,
+        bool amsgrad, bool maximize, double decayValue, Func<Parameter, Tensor, Scalar, Tensor> decay,
+        Func<Parameter, (Tensor ExpAvg, Tensor ExpAvgSq, long Step)> advance)
+    {
+        if (amsgrad) throw new NotSupportedException($"The kit's {name} does not implement amsgrad.");
+        using Scalar b1 = beta1.ToScalar(), oneMinusB1 = (1.0 - beta1).ToScalar(), b2 = beta2.ToScalar(), oneMinusB2 = (1.0 - beta2).ToScalar(),
+            epsilon = eps.ToScalar(), decayScalar = decayValue.ToScalar();
+        foreach (var parameter in parameters)
+        {
+            var grad = parameter.grad;
+            if (grad is null) continue;
+            if (maximize) grad = -grad;
+            var (expAvg, expAvgSq, step) = advance(parameter);
+            grad = decay(parameter, grad, decayScalar);
+            Update(parameter, grad, expAvg, expAvgSq, step, lr, beta1, beta2, b1, oneMinusB1, b2, oneMinusB2, epsilon);
+        }
+    }
+
     /// <summary>The moment updates shared by both:
     /// <c>m ← β₁m + (1-β₁)g</c>, <c>v ← β₂v + (1-β₂)g²</c>, <c>p ← p - (lr / (1-β₁ᵗ)) · m / (√v / √(1-β₂ᵗ) + ε)</c>.</summary>
-    internal static void Update(Parameter parameter, Tensor grad, Tensor expAvg, Tensor expAvgSq, long step, double lr, double beta1, double beta2,
+    static void Update(Parameter parameter, Tensor grad, Tensor expAvg, Tensor expAvgSq, long step, double lr, double beta1, double beta2,
         Scalar b1, Scalar oneMinusB1, Scalar b2, Scalar oneMinusB2, Scalar eps)
     {
         double biasCorrection1 = 1.0 - Math.Pow(beta1, step);

@@ -39,6 +39,13 @@ public static class Scalars
     /// <summary><c>a + b</c> with add's alpha of 1 held alive (the same operation, the same bits).</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 
+    /// <summary><c>1 - x</c> as TorchSharp computes <c>1 - x</c> (<c>-x + 1</c>), with the 1 and the alpha held.</summary>
+    public static Tensor OneMinus(this Tensor x)
+    {
+        using var negated = x.negative();
+        return negated.add(One, One);
+    }
+
     /// <summary><c>x²</c> as TorchSharp's <c>square()</c> computes it, <c>pow(x, 2)</c>, with the exponent held alive.</summary>
     public static Tensor Square(this Tensor x) => x.pow(Two);
 }

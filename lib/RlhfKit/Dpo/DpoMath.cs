@@ -52,7 +52,7 @@ public static class DpoMath
             // -log σ(βz)·(1 - ε) - log σ(-βz)·ε
             DpoLossType.Sigmoid => -nn.functional.logsigmoid(z * beta) * keep - nn.functional.logsigmoid(z * negBeta) * smoothing,
             // relu(1 - βz)
-            DpoLossType.Hinge => nn.functional.relu((z * beta).negative().add(Scalars.One, Scalars.One)),
+            DpoLossType.Hinge => nn.functional.relu((z * beta).OneMinus()),
             // (z - 1/(2β))²
             DpoLossType.Ipo => (z - ipoShift).Square(),
             _ => throw new ArgumentException($"Unknown loss type {config.LossType}.", nameof(config)),

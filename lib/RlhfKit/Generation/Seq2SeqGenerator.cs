@@ -131,8 +131,7 @@ public static class Seq2SeqGenerator
                 ? multinomial(nn.functional.softmax(processed, -1), 1, generator: generator).squeeze(1)
                 : processed.argmax(-1);
             // Finished rows emit pad and contribute nothing.
-            var finished = unfinished.negative().add(Scalars.One, Scalars.One); // 1 - unfinished
-            chosen = (chosen * unfinished).Plus(finished * padId);
+            chosen = (chosen * unfinished).Plus(unfinished.OneMinus() * padId);
             logprobs.Add((modelLogprobs.gather(1, chosen.unsqueeze(1)).squeeze(1) * unfinished.to_type(float32)).MoveToOuterDisposeScope());
             masks.Add(unfinished.clone().MoveToOuterDisposeScope());
             scores?.Add(processed.MoveToOuterDisposeScope());

@@ -1,3 +1,4 @@
+using RlhfKit.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,7 +33,7 @@ internal static class AttentionMask
     public static Tensor Additive(Tensor mask, ScalarType dtype)
     {
         using var m = mask.to_type(dtype);
-        using var inverted = m.negative().add(Common.Scalars.One, Common.Scalars.One); // 1 - mask, as TorchSharp computes it
+        using var inverted = m.OneMinus();
         return inverted.mul(MinScalar(dtype));
     }
 }

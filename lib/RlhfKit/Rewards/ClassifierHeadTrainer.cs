@@ -147,12 +147,10 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         return model.classifier.forward(model.dropout.forward(model.bert.pooler!.forward(hidden)));
     }
 
-    static readonly Scalar FloatMin = float.MinValue.ToScalar(); // held for the process (Common/Scalars)
-
-    /// <summary><c>(1 - mask) · float.MinValue</c> as [B, 1, 1, T].</summary>
+    /// <summary>The encoder's additive mask, <c>(1 - mask) · finfo(dtype).min</c> as [B, 1, 1, T]: the one BertModel builds.</summary>
     static Tensor Additive(Tensor mask, ScalarType dtype)
     {
-        using var scope = NewDisposeScope();
-        return mask.to_type(dtype).negative().add(Scalars.One, Scalars.One).mul(FloatMin).view(mask.shape[0], 1, 1, mask.shape[1]).MoveToOuterDisposeScope();
+        using var additive = AttentionMask.Additive(mask, dtype);
+        return additive.view(mask.shape[0], 1, 1, mask.shape[1]);
     }
 }

@@ -19,11 +19,14 @@ namespace RlhfKit.Tests.Reliability;
 public sealed class ScalarLifetimeTests
 {
     static string CoreDir => Path.Combine(ChartTestKit.RepoRoot, "lib", "RlhfKit");
+    // Read once for both tests that walk source: scanning TorchSharp's IL and loading the references take seconds.
+    static readonly Lazy<HashSet<string>> Leaky = new(() => FinalizerOnlyScalarMembers(typeof(Tensor).Assembly));
+    static readonly Lazy<List<MetadataReference>> AllReferences = new(References);
 
     [Fact]
     public void CoreSourcesPassNumbersToTorchOnlyAsHeldScalars()
     {
-        var leaky = FinalizerOnlyScalarMembers(typeof(Tensor).Assembly);
+        var leaky = Leaky.Value;
         // The guard itself must see the members that started this (else it would pass for the wrong reason).
         Assert.Contains("TorchSharp.torch+Tensor|op_Addition|Tensor,Tensor", leaky);
         Assert.Contains("TorchSharp.torch+Tensor|square|", leaky);
@@ -63,10 +66,10 @@ public sealed class ScalarLifetimeTests
     public void TheGuardFindsAnUnheldNumberInSource()
     {
         // The same walk on a snippet with the two ways in: an implicit conversion and a member that makes its own Scalar.
-        var leaky = FinalizerOnlyScalarMembers(typeof(Tensor).Assembly);
+        var leaky = Leaky.Value;
         var snippet = CSharpSyntaxTree.ParseText("using static TorchSharp.torch; static class S { static Tensor F(Tensor x) => x.clamp_min(0.5) + x * 2.0; }",
             path: "snippet.cs");
-        var compilation = CSharpCompilation.Create("snippet", [snippet], References(), new(OutputKind.DynamicallyLinkedLibrary));
+        var compilation = CSharpCompilation.Create("snippet", [snippet], AllReferences.Value, new(OutputKind.DynamicallyLinkedLibrary));
         var model = compilation.GetSemanticModel(snippet);
         var conversions = snippet.GetRoot().DescendantNodes().OfType<ExpressionSyntax>()
             .Count(n => model.GetConversion(n) is { IsUserDefined: true } c && c.MethodSymbol?.ContainingType.Name == "Scalar");
@@ -152,7 +155,7 @@ public sealed class ScalarLifetimeTests
             if (relative.StartsWith("obj" + Path.DirectorySeparatorChar) || relative.StartsWith("bin" + Path.DirectorySeparatorChar)) continue;
             trees.Add(CSharpSyntaxTree.ParseText(File.ReadAllText(file), options, file));
         }
-        var compilation = CSharpCompilation.Create("RlhfKit", trees, References(),
+        var compilation = CSharpCompilation.Create("RlhfKit", trees, AllReferences.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: true));
         // Only the regex source generator's partial methods are missing without the generators; anything else means the
         // walk above would not see what it needs.
