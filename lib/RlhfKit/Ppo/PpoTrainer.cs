@@ -146,7 +146,7 @@ public sealed class PpoTrainer : IDisposable
         if (Config.ValueHeadDropout)
         {
             Policy.v_head.train(); // TRL 0.7.1: the value head stays in train mode (see PpoConfig.ValueHeadDropout)
-            manual_seed(DerivedSeed(2)); // its dropout masks, the same in a resumed run
+            Policy.v_head.SeedDropout(DerivedSeed(2)); // its dropout masks from its own generator: the same in a resumed run, whatever runs beside
         }
 
         // 1. Rollout batch: right-padded queries (T5's relative positions need right padding), decoder inputs

@@ -17,12 +17,27 @@ public sealed class ValueHead : nn.Module<Tensor, Tensor>
 {
     public readonly Dropout dropout;
     public readonly Linear summary;
+    readonly double _dropoutProb;
+    long? _dropoutSeed;
+    Generator? _dropoutGenerator;
 
     public ValueHead(long hiddenSize, double dropoutProb = 0.1) : base(nameof(ValueHead))
     {
         dropout = nn.Dropout(dropoutProb);
         summary = nn.Linear(hiddenSize, 1);
+        _dropoutProb = dropoutProb;
         RegisterComponents();
+    }
+
+    /// <summary>From now on, draws the dropout masks of train mode from a generator of this head's own, seeded with
+    /// <paramref name="seed"/>: the same masks for the same seed, whatever else in the process (another thread, a test
+    /// running beside, a notebook cell) draws from torch's global generator meanwhile. Until this is called, the masks
+    /// come from the global generator, as <c>nn.Dropout</c>'s do.</summary>
+    public void SeedDropout(long seed)
+    {
+        _dropoutGenerator?.Dispose();
+        _dropoutGenerator = null;
+        _dropoutSeed = seed;
     }
 
     /// <summary>Re-draws the weights as <c>nn.Linear</c>'s default initialisation does (uniform in ±1/sqrt(hidden)),
@@ -43,8 +58,29 @@ public sealed class ValueHead : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var x = dropout.forward(hidden).to_type(summary.weight!.dtype);
+        var dropped = training && _dropoutProb > 0 && _dropoutSeed is not null ? SeededDropout(hidden) : dropout.forward(hidden);
+        var x = dropped.to_type(summary.weight!.dtype);
         return Autocast.Linear(summary, x).squeeze(-1).to_type(float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>torch's dropout, <c>x · m / (1 - p)</c> with <c>m ~ Bernoulli(1 - p)</c>, the mask drawn from the
+    /// head's own generator on <paramref name="hidden"/>'s device.</summary>
+    Tensor SeededDropout(Tensor hidden)
+    {
+        if (_dropoutGenerator is null || _dropoutGenerator.device.type != hidden.device.type || _dropoutGenerator.device.index != hidden.device.index)
+        {
+            _dropoutGenerator?.Dispose();
+            _dropoutGenerator = new Generator(unchecked((ulong)_dropoutSeed!.Value), hidden.device);
+        }
+        using var keep = (1 - _dropoutProb).ToScalar();
+        var noise = empty_like(hidden).bernoulli_(1 - _dropoutProb, _dropoutGenerator).div_(keep); // torch: noise.bernoulli_(1 - p).div_(1 - p)
+        return hidden * noise;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) { _dropoutGenerator?.Dispose(); _dropoutGenerator = null; }
+        base.Dispose(disposing);
     }
 }
 

@@ -304,7 +304,7 @@ public class TrlFidelityTests
     // ---- value-head dropout (TRL 0.7.1 leaves v_head in train mode) ----
 
     [Fact]
-    public void ValueHeadDropoutChangesTheValuesButNotTheLogProbabilitiesAndRepeatsForTheSameSeed()
+    public async Task ValueHeadDropoutChangesTheValuesButNotTheLogProbabilitiesAndRepeatsForTheSameSeed()
     {
         var queries = PpoTrainerTests.Queries(4, 2);
         PpoStepStats Run(bool dropout)
@@ -314,12 +314,45 @@ public class TrlFidelityTests
         }
         var off = Run(false);
         var on = Run(true);
-        var again = Run(true);
+        PpoStepStats again;
+        using (var busy = new CancellationTokenSource())
+        {
+            // another thread draws from torch's global generator all through the repeat, as a test beside this one does
+            long draws = 0;
+            var drawing = Task.Run(() => { while (!busy.IsCancellationRequested) { using (NewDisposeScope()) rand(64); Interlocked.Increment(ref draws); } });
+            while (Interlocked.Read(ref draws) == 0) await Task.Delay(1);
+            var before = Interlocked.Read(ref draws);
+            again = Run(true);
+            var during = Interlocked.Read(ref draws) - before;
+            busy.Cancel();
+            await drawing;
+            Assert.True(during > 0, "the other thread drew nothing while the step ran");
+        }
         Assert.Equal(off.Scalars["objective/kl"], on.Scalars["objective/kl"]);       // log-probabilities unaffected
         Assert.Equal(off.Scalars["objective/entropy"], on.Scalars["objective/entropy"]);
         Assert.NotEqual(off.Scalars["ppo/val/mean"], on.Scalars["ppo/val/mean"]);     // values through a dropout mask
         Assert.Equal(on.Scalars["ppo/val/mean"], again.Scalars["ppo/val/mean"]);      // the same masks for the same seed and step
         Assert.Equal(on.Scalars["ppo/loss/value"], again.Scalars["ppo/loss/value"]);
+    }
+
+    [Fact]
+    public void ValueHeadDropoutMasksComeFromTheHeadsOwnSeedNotTheGlobalGenerator()
+    {
+        using var scope = NewDisposeScope();
+        using var head = new ValueHead(16, dropoutProb: 0.5);
+        head.train();
+        var hidden = ones(2, 3, 16);
+        head.SeedDropout(7);
+        manual_seed(1);
+        var first = head.forward(hidden);
+        var next = head.forward(hidden);                 // the head's stream moves on
+        head.SeedDropout(7);
+        manual_seed(2); rand(100);                       // the global generator moved and reseeded differently
+        var repeat = head.forward(hidden);
+        Assert.True(first.allclose(repeat, rtol: 0, atol: 0), "the same seed gave different masks");
+        Assert.False(first.allclose(next, rtol: 0, atol: 0), "two passes drew the same mask");
+        head.eval();
+        Assert.True(head.forward(hidden).allclose(head.forward(hidden), rtol: 0, atol: 0), "eval mode is not deterministic");
     }
 
     // ---- float16 on T5 ----
