@@ -13,7 +13,7 @@ public sealed class FileBasedAppTests(NotebookHarness harness, ITestOutputHelper
         ["00-environment"] = "Everything is in place",
         ["01-reward-classifiers"] = "LABEL_1",
         ["02-policy-and-data"] = "kit rollout (PPO)",
-        ["03-ppo-training"] = $"step {NotebookHarness.Steps}/{NotebookHarness.Steps}",
+        ["03-ppo-training"] = $"step {NotebookHarness.AppSteps}/{NotebookHarness.AppSteps}",
         ["04-evaluation"] = "acceptability",
         ["05-preferences"] = "win_rate",
     };

@@ -23,6 +23,10 @@ public sealed class NotebookHarness : IDisposable
 {
     public const string Steps = "4";
     public const string EvalArticles = "12";
+    /// <summary>The apps run the same cells as the notebooks (NotebookScriptTests keeps them equal), so they run the
+    /// same code paths on a lighter load: fewer PPO steps and evaluation articles.</summary>
+    public const string AppSteps = "2";
+    public const string AppEvalArticles = "6";
     public static readonly TimeSpan NotebookTimeout = TimeSpan.FromMinutes(8);
 
     readonly Dictionary<string, LessonExecution> _notebooks = new();
@@ -100,18 +104,18 @@ public sealed class NotebookHarness : IDisposable
         var output = Path.Combine(Work, name + ".out.ipynb");
         // cwd = notebooks/: the first cell's #r "../artifacts/kit/RlhfKit.Workshop.dll" is relative to it, as in VS Code.
         var result = Exec("dotnet", ["repl", "--run", name + ".ipynb", "--exit-after-run", "--output-path", output], NotebooksDir,
-            NotebookTimeout, LessonEnvironment(NotebookRuns));
+            NotebookTimeout, LessonEnvironment(NotebookRuns, Steps, EvalArticles));
         return result with { Name = name, OutputNotebook = File.Exists(output) ? output : null };
     }
 
     LessonExecution RunApp(string name) =>
-        Exec("dotnet", ["run", "-c", "Release", Path.Combine("notebooks", name + ".cs")], Root, NotebookTimeout, LessonEnvironment(AppRuns)) with { Name = name };
+        Exec("dotnet", ["run", "-c", "Release", Path.Combine("notebooks", name + ".cs")], Root, NotebookTimeout, LessonEnvironment(AppRuns, AppSteps, AppEvalArticles)) with { Name = name };
 
-    static Dictionary<string, string> LessonEnvironment(string runs) => new()
+    static Dictionary<string, string> LessonEnvironment(string runs, string steps, string evalArticles) => new()
     {
         [Lesson.RunsVariable] = runs,
-        [Lesson.StepsVariable] = Steps,
-        [Lesson.EvalArticlesVariable] = EvalArticles,
+        [Lesson.StepsVariable] = steps,
+        [Lesson.EvalArticlesVariable] = evalArticles,
         ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
         ["DOTNET_NOLOGO"] = "1",
     };
