@@ -7,7 +7,7 @@ started=$(date +%s)
 # xunit runs test collections side by side, one per core, and many tests start rlhf, dotnet-repl or app processes of
 # their own. With libtorch's default of one OpenMP thread per core in every one of them, 2 cores carried 4-6 busy
 # threads whose workers spin while they wait: one torch thread per process ran the suite in 11.7 minutes instead of
-# 14.3 (same tests, same results). The tests that run alone set their own thread count.
+# 14.3 (same tests, same results).
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 results="$(pwd)/artifacts/test-results"

@@ -361,12 +361,20 @@ internal static class Commands
         var assets = new Option<string?>("--assets") { Description = "Output folder (default: assets/offline in the kit, or $RLHFKIT_ASSETS)." };
         var force = new Option<bool>("--force") { Description = "Rebuild the classifiers even if they exist." };
         var trainPolicy = new Option<bool>("--train-policy") { Description = "Also retrain the small summarizer (slow; its result is committed)." };
+        var only = new Option<string?>("--only") { Description = "Retrain only this classifier (tone or acceptability) into the assets folder, and print its held-out accuracy." };
         var cmd = new Command("prepare", "Build the offline profile's models: two classifiers on the real pretrained all-MiniLM-L6-v2, and the small summarizer.")
         {
-            assets, force, trainPolicy,
+            assets, force, trainPolicy, only,
         };
         cmd.SetAction(parse =>
         {
+            if (parse.GetValue(only) is string name)
+            {
+                if (parse.GetValue(trainPolicy)) throw new ArgumentException("--only retrains one classifier; it does not go with --train-policy.");
+                var metrics = OfflineAssets.Retrain(name, parse.GetValue(assets), Console.Error.WriteLine);
+                Console.WriteLine($"{name} classifier: held-out accuracy {metrics.Accuracy:P1} ({metrics.Correct}/{metrics.Total}, chance {metrics.ChanceAccuracy:P1})");
+                return 0;
+            }
             var result = OfflineAssets.Prepare(parse.GetValue(assets), parse.GetValue(force), parse.GetValue(trainPolicy), Console.Error.WriteLine);
             Console.WriteLine($"tone classifier: held-out accuracy {result.Tone.Accuracy:P1} (chance {result.Tone.ChanceAccuracy:P1})");
             Console.WriteLine($"acceptability classifier: held-out accuracy {result.Acceptability.Accuracy:P1} (chance {result.Acceptability.ChanceAccuracy:P1})");

@@ -109,6 +109,17 @@ public static class OfflineAssets
         _ => throw new ArgumentException($"No offline classifier '{name}'; there are 'tone' and 'acceptability'.", nameof(name)),
     };
 
+    /// <summary><c>prepare --only NAME</c>: retrains one offline classifier into its folder under <paramref name="directory"/>
+    /// (default <see cref="DefaultDirectory"/>), one preparer at a time as <see cref="Prepare"/>, and returns its held-out
+    /// metrics (also written to the folder's metrics.json).</summary>
+    public static ClassifierMetrics Retrain(string name, string? directory = null, Action<string>? status = null)
+    {
+        var dir = directory ?? DefaultDirectory();
+        Directory.CreateDirectory(dir);
+        using var gate = AcquireLock(Path.Combine(dir, ".prepare.lock"), status);
+        return TrainClassifier(name, Path.Combine(dir, name), status);
+    }
+
     /// <summary>Real summaries of the base policy, one per test article, sampled as PPO's rollouts sample them and labelled
     /// by hand: 1 fluent, 0 garbled (<c>data/policy-samples/test.jsonl</c>, see <c>data/README.md</c>).</summary>
     public static string PolicySamplesPath() => Path.Combine(DataDirectory(), "policy-samples", "test.jsonl");

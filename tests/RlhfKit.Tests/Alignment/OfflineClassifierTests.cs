@@ -26,9 +26,9 @@ public sealed class OfflineClassifierTests(OfflineAssetsFixture assets)
     }
 }
 
-/// <summary><c>prepare --force</c> rebuilds the shipped acceptability classifier. Alone (after the parallel tests): its
-/// training is repeatable only while nothing else draws from torch's global generator.</summary>
-[Collection(RlhfKit.Tests.Models.GlobalGeneratorCollection.Name)]
+/// <summary><c>prepare --only acceptability</c> rebuilds the shipped acceptability classifier. Training draws its dropout
+/// masks from torch's global generator, which the tests running beside would draw from too, so the rebuild runs in a
+/// process of its own (the real command line), where nothing else draws; the test itself then runs beside the others.</summary>
 public sealed class OfflineClassifierRebuildTests
 {
     [Fact]
@@ -37,20 +37,33 @@ public sealed class OfflineClassifierRebuildTests
         var shipped = JsonSerializer.Deserialize<ClassifierMetrics>(
             File.ReadAllText(Path.Combine(OfflineAssets.DefaultDirectory(), "acceptability", "metrics.json")))!;
         var dir = Directory.CreateTempSubdirectory("rlhfkit-acceptability-");
-        // It runs alone, so it may use every core even when the suite runs each test on one (scripts/test.sh).
-        int threads = TorchSharp.torch.get_num_threads();
-        TorchSharp.torch.set_num_threads(Math.Max(threads, RlhfKit.Benchmarks.PerformanceBenchmark.PhysicalCores()));
         try
         {
-            var rebuilt = OfflineAssets.TrainClassifier("acceptability", dir.FullName, Console.Error.WriteLine);
+            var (code, output) = Reliability.CliProcess.Run(dir.FullName, 900, "prepare", "--assets", dir.FullName, "--only", "acceptability");
+            Assert.True(code == 0, output);
+            var folder = Path.Combine(dir.FullName, "acceptability");
+            var rebuilt = JsonSerializer.Deserialize<ClassifierMetrics>(File.ReadAllText(Path.Combine(folder, "metrics.json")))!;
+            Assert.Contains($"({rebuilt.Correct}/{rebuilt.Total}, chance", output); // the command prints what metrics.json holds
             Assert.Equal(shipped.Total, rebuilt.Total);
-            // Same data, seed and recipe. Training draws dropout masks from torch's global generator, so this test runs alone
-            // (a test running beside it would draw from the same generator and change the masks); float sums may still
-            // differ with the thread count, so allow 3 of 700 answers to flip.
+            // Same data, seed and recipe; float sums may differ with the thread count, so allow 3 of 700 answers to flip.
             Assert.True(rebuilt.Accuracy >= shipped.Accuracy - 3.0 / shipped.Total,
                 $"rebuilt acceptability classifier: {rebuilt.Accuracy:P2} held-out; shipped: {shipped.Accuracy:P2}");
-            Assert.True(File.Exists(Path.Combine(dir.FullName, OfflineAssets.TrainedWeightsFile)));
+            Assert.True(File.Exists(Path.Combine(folder, OfflineAssets.TrainedWeightsFile)));
+            Assert.False(Directory.Exists(Path.Combine(dir.FullName, "tone")), "--only acceptability built the tone classifier too");
         }
-        finally { dir.Delete(recursive: true); TorchSharp.torch.set_num_threads(threads); }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public void OnlyWithTrainPolicyIsRefusedByName()
+    {
+        var dir = Directory.CreateTempSubdirectory("rlhfkit-only-");
+        try
+        {
+            var (code, output) = Reliability.CliProcess.Run(dir.FullName, 120, "prepare", "--assets", dir.FullName, "--only", "tone", "--train-policy");
+            Assert.NotEqual(0, code);
+            Assert.Contains("--train-policy", output);
+        }
+        finally { dir.Delete(recursive: true); }
     }
 }
