@@ -20,7 +20,6 @@ public sealed class LongestFirstCollectionOrderer : ITestCollectionOrderer
         [Notebooks.NotebookCollection.Name] = 320,
         [Alignment.OfflineAssetsCollection.Name] = 200,
         [Notebooks.LessonAppCollection.Name] = 180,
-        [DefaultPrefix + "RlhfKit.Tests.Alignment.OfflineClassifierRebuildTests"] = 150,
         ["Charts"] = 100,
         [Reliability.RunFolderProcessCollection.Name] = 40,
         [DefaultPrefix + "RlhfKit.Tests.Reliability.FuzzTests"] = 38,

@@ -26,9 +26,10 @@ public sealed class OfflineClassifierTests(OfflineAssetsFixture assets)
     }
 }
 
-/// <summary><c>prepare --only acceptability</c> rebuilds the shipped acceptability classifier. Training draws its dropout
-/// masks from torch's global generator, which the tests running beside would draw from too, so the rebuild runs in a
-/// process of its own (the real command line), where nothing else draws; the test itself then runs beside the others.</summary>
+/// <summary><c>prepare --only acceptability</c> rebuilds the shipped acceptability classifier, in a process of its own
+/// (the real command line). Alone, after the parallel tests, on every core: measured on 2 cores, the rebuild beside the
+/// other tests held one core for about 240 s, against about 100 s of both cores alone, so alone ends the suite sooner.</summary>
+[Collection(WholeMachineCollection.Name)]
 public sealed class OfflineClassifierRebuildTests
 {
     [Fact]
@@ -39,7 +40,9 @@ public sealed class OfflineClassifierRebuildTests
         var dir = Directory.CreateTempSubdirectory("rlhfkit-acceptability-");
         try
         {
-            var (code, output) = Reliability.CliProcess.Run(dir.FullName, 900, "prepare", "--assets", dir.FullName, "--only", "acceptability");
+            var threads = new Dictionary<string, string> { ["OMP_NUM_THREADS"] = RlhfKit.Benchmarks.PerformanceBenchmark.PhysicalCores().ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            using var child = Reliability.CliProcess.Start(dir.FullName, threads, "prepare", "--assets", dir.FullName, "--only", "acceptability");
+            var (code, output) = (child.WaitForExit(900), child.Output);
             Assert.True(code == 0, output);
             var folder = Path.Combine(dir.FullName, "acceptability");
             var rebuilt = JsonSerializer.Deserialize<ClassifierMetrics>(File.ReadAllText(Path.Combine(folder, "metrics.json")))!;
@@ -66,4 +69,11 @@ public sealed class OfflineClassifierRebuildTests
         }
         finally { dir.Delete(recursive: true); }
     }
+}
+
+/// <summary>Tests that are quickest with every core to themselves: they run after the parallel tests, one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class WholeMachineCollection
+{
+    public const string Name = "Whole machine (alone)";
 }

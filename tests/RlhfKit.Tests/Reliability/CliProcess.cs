@@ -56,7 +56,10 @@ public sealed class CliProcess : IDisposable
     public int Id => _process.Id;
     public string Output { get { lock (_output) return _output.ToString(); } }
 
-    public static CliProcess Start(string assets, params string[] args)
+    public static CliProcess Start(string assets, params string[] args) => Start(assets, null, args);
+
+    /// <summary>As <see cref="Start(string, string[])"/>, with <paramref name="environment"/> set for the child as well.</summary>
+    public static CliProcess Start(string assets, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "rlhf.dll");
         Assert.True(File.Exists(cli), $"{cli} is missing: the test project references the CLI project, which puts it there.");
@@ -69,6 +72,7 @@ public sealed class CliProcess : IDisposable
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["RLHFKIT_ASSETS"] = assets;
         psi.Environment["HF_HUB_OFFLINE"] = "1";
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         return new CliProcess(Process.Start(psi) ?? throw new InvalidOperationException("could not start the CLI"));
     }
 
