@@ -19,13 +19,13 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
         Assert.True(OfflineAssets.IsPrepared(assets.Directory));
         var outDir = Directory.CreateTempSubdirectory("rlhfkit-align-").FullName;
 
-        var (code, output) = await Cli("align", "--profile", "offline", "--out", outDir, "--max-steps", "6", "--eval-articles", "16");
+        var (code, output) = await Cli("align", "--profile", "offline", "--out", outDir, "--max-steps", "3", "--eval-articles", "8");
         Assert.True(code == 0, output);
-        Assert.Contains("on 16 held-out articles", output);
+        Assert.Contains("on 8 held-out articles", output);
         Assert.Contains($"Output folder: {outDir}", output);
-        Assert.Equal(6, File.ReadAllLines(Path.Combine(outDir, "stats.jsonl")).Length);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(outDir, "stats.jsonl")).Length);
         var csv = File.ReadAllLines(Path.Combine(outDir, "stats.csv"));
-        Assert.Equal(7, csv.Length); // header + one row per step
+        Assert.Equal(4, csv.Length); // header + one row per step
         foreach (var key in new[] { "objective/kl", "env/reward_mean", "env/reward/acceptability", "env/reward/neutral", "ppo/loss/total" })
             Assert.Contains(key, csv[0]);
 
@@ -38,13 +38,13 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
         Assert.Equal(3, gains.YErrorBars); // total and both components, each with its interval
 
         using (var latest = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "checkpoints", "latest.json"))))
-            Assert.Equal(6, latest.RootElement.GetProperty("step").GetInt32());
+            Assert.Equal(3, latest.RootElement.GetProperty("step").GetInt32());
 
-        // The same command on the same folder continues from step 6.
-        (code, output) = await Cli("align", "--profile", "offline", "--out", outDir, "--max-steps", "8", "--no-eval");
+        // The same command on the same folder continues from step 3.
+        (code, output) = await Cli("align", "--profile", "offline", "--out", outDir, "--max-steps", "5", "--no-eval");
         Assert.True(code == 0, output);
         var steps = File.ReadAllLines(Path.Combine(outDir, "stats.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()).ToList();
-        Assert.Equal(Enumerable.Range(1, 8), steps);
+        Assert.Equal(Enumerable.Range(1, 5), steps);
 
         // A short run without the KL penalty beside it, then one evaluation that compares the run, that run and best-of-2
         // on the same articles (the README's figures for lesson 04 come from this command).
