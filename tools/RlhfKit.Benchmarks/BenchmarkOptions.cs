@@ -48,6 +48,8 @@ public sealed record BenchmarkOptions
     public int GenerationBatch { get; init; } = 8;
     public int PromptTokens { get; init; } = 128;
     public IReadOnlyList<int> NewTokens { get; init; } = [32, 64, 128];
+    /// <summary>float32 elements of each buffer of the memory-bandwidth copy (64M: 256 MiB, far past any cache).</summary>
+    public long BandwidthElements { get; init; } = 64L << 20;
     /// <summary>Timed runs of the recompute baseline (it is slow: quadratic in the new tokens).</summary>
     public int RecomputeRepetitions { get; init; } = 1;
 
@@ -117,6 +119,7 @@ public sealed record BenchmarkOptions
         GenerationBatch = 4,
         PromptTokens = 64,
         NewTokens = [16, 32],
+        BandwidthElements = 8L << 20,
         RecomputeRepetitions = 2,
         PpoModel = new()
         {

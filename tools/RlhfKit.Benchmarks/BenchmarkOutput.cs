@@ -69,13 +69,14 @@ public static class BenchmarkOutput
                 var first = g.First();
                 sb.AppendLine($"**{g.Key}**: {F(first.Parameters / 1e6)}M parameters, batch {first.Batch}, prompt {first.PromptTokens} tokens, sampling with eos masked; encoder pass {F(first.EncoderSeconds * 1000, 1)} ms.");
                 sb.AppendLine();
-                sb.AppendLine("| new tokens | cached s | cached tok/s | cached ms/step | recompute s | recompute tok/s | recompute ms/step | recompute / cached | cached GFLOP/s | cached % of matmul peak |");
-                sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                sb.AppendLine("| new tokens | cached s | cached tok/s | cached ms/step | recompute s | recompute tok/s | recompute ms/step | recompute / cached | cached GFLOP/s | cached % of matmul peak | MB read per step | bandwidth-bound ms/step | cached % of bandwidth bound |");
+                sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
                 foreach (var x in g)
-                    sb.AppendLine($"| {x.NewTokens} | {F(x.CachedSeconds, 3)} | {F(x.CachedTokensPerSecond, 1)} | {F(x.CachedMsPerStep)} | {F(x.RecomputeSeconds, 3)} | {F(x.RecomputeTokensPerSecond, 1)} | {F(x.RecomputeMsPerStep)} | {F(x.CacheSpeedup)}x | {F(x.CachedGflops)} | {F(x.CachedFractionOfPeak * 100, 1)}% |");
+                    sb.AppendLine($"| {x.NewTokens} | {F(x.CachedSeconds, 3)} | {F(x.CachedTokensPerSecond, 1)} | {F(x.CachedMsPerStep)} | {F(x.RecomputeSeconds, 3)} | {F(x.RecomputeTokensPerSecond, 1)} | {F(x.RecomputeMsPerStep)} | {F(x.CacheSpeedup)}x | {F(x.CachedGflops)} | {F(x.CachedFractionOfPeak * 100, 1)}% | {F(x.DecodingStepBytes / 1e6, 1)} | {F(x.BandwidthBoundMsPerStep, 2)} | {F(x.CachedFractionOfBandwidth * 100, 1)}% |");
                 sb.AppendLine();
             }
             sb.AppendLine($"Model FLOPs = {PerformanceBenchmark.FlopFormula}. \"ms/step\" = (total − encoder pass) / new tokens: flat when time is linear in the new tokens.");
+            sb.AppendLine($"Bandwidth bound = bytes a step reads at least (decoder weights without the cross-attention k/v, the output layer, and the keys and values attended to, on average over the new tokens) / measured memory bandwidth ({F(r.Generation[0].MemoryBandwidthGBps, 1)} GB/s, a {PerformanceBenchmark.BandwidthNote}).");
             sb.AppendLine();
         }
 

@@ -74,6 +74,16 @@ public sealed record GenerationResult
     public double CachedFractionOfPeak { get; init; }
     public double RecomputeFractionOfPeak { get; init; }
     public required string FlopFormula { get; init; }
+    /// <summary>Measured memory bandwidth, GB/s (<see cref="PerformanceBenchmark.MemoryBandwidthGBps"/>).</summary>
+    public double MemoryBandwidthGBps { get; init; }
+    /// <summary>Bytes one cached decoding step reads at least, on average over the new tokens
+    /// (<see cref="PerformanceBenchmark.DecodingStepBytes"/>).</summary>
+    public double DecodingStepBytes { get; init; }
+    /// <summary>The step time memory traffic alone allows: <see cref="DecodingStepBytes"/> / bandwidth, in ms.</summary>
+    public double BandwidthBoundMsPerStep { get; init; }
+    /// <summary><see cref="BandwidthBoundMsPerStep"/> / <see cref="GenerationResult.CachedMsPerStep"/>: 1 would be a step
+    /// as fast as reading its bytes once.</summary>
+    public double CachedFractionOfBandwidth { get; init; }
 }
 
 /// <summary>One PPO step as the alignment loop runs it (generate, score, <c>PpoTrainer.Step</c>), by phase.</summary>

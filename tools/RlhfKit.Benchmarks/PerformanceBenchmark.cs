@@ -21,6 +21,9 @@ namespace RlhfKit.Benchmarks;
 /// </summary>
 public static class PerformanceBenchmark
 {
+    /// <summary>How the bandwidth is measured, for the report.</summary>
+    public const string BandwidthNote = "copy of one float32 buffer far larger than the caches into another, bytes read plus written per second";
+
     public const string FlopFormula =
         "2*(N_enc + N_xkv)*B*L_prompt + 2*(N_dec - N_xkv + N_lm_head)*B*n_new, N = non-embedding weights of the encoder " +
         "blocks (N_enc), decoder blocks (N_dec; N_xkv = their cross-attention k/v, applied to the encoder output once) " +
@@ -241,6 +244,8 @@ public static class PerformanceBenchmark
     static IEnumerable<GenerationResult> GenerationSection(BenchmarkOptions options, double peakGflops, Action<string> log)
     {
         var results = new List<GenerationResult>();
+        double bandwidth = MemoryBandwidthGBps(options);
+        log($"memory bandwidth (copy, {options.BandwidthElements * 4 >> 20} MiB buffers, {get_num_threads()} threads): {bandwidth:F1} GB/s");
         manual_seed(0);
         // --dtype bfloat16: the model cast to bfloat16, as PpoTrainer.RolloutDType samples rollouts.
         var suffix = options.DType is ScalarType t ? $", {DTypeName(t)}" : "";
@@ -248,13 +253,13 @@ public static class PerformanceBenchmark
         {
             model.eval();
             if (options.DType is ScalarType type) model.to(type);
-            results.AddRange(Generation(model, options.GenerationModelName + suffix, options, peakGflops, log));
+            results.AddRange(Generation(model, options.GenerationModelName + suffix, options, peakGflops, bandwidth, log));
         }
         if (options.PolicyFolder is string folder)
         {
             using var policy = AutoModel.T5FromPretrained(folder);
             if (options.DType is ScalarType type) policy.to(type);
-            results.AddRange(Generation(policy, $"offline policy ({Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}){suffix}", options, peakGflops, log));
+            results.AddRange(Generation(policy, $"offline policy ({Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}){suffix}", options, peakGflops, bandwidth, log));
         }
         return results;
     }
@@ -266,6 +271,38 @@ public static class PerformanceBenchmark
     /// sees one token per text).</summary>
     internal static long NonEmbeddingParameters(RobertaForSequenceClassification model) =>
         model.roberta.encoder.parameters().Sum(p => p.numel());
+
+    /// <summary>Memory bandwidth in GB/s: one float32 buffer of <see cref="BenchmarkOptions.BandwidthElements"/> copied
+    /// into another (STREAM's "copy": bytes read plus bytes written, per second), median of the timed runs, at the
+    /// threads in use (libtorch splits a large copy across them).</summary>
+    internal static double MemoryBandwidthGBps(BenchmarkOptions options)
+    {
+        using var scope = NewDisposeScope();
+        var source = rand(options.BandwidthElements);
+        var target = empty(options.BandwidthElements);
+        double seconds = Time(options.Warmup, options.Repetitions, () => target.copy_(source));
+        return 2.0 * options.BandwidthElements * sizeof(float) / seconds / 1e9;
+    }
+
+    /// <summary>Bytes a cached decoding step reads at least, on average over <paramref name="newTokens"/> steps: every
+    /// weight the new token passes through once (the decoder blocks without their cross-attention k/v, which ran once
+    /// on the encoder output; the final norm; the output layer), and the keys and values it attends to (per decoder
+    /// block, the cross-attention's over the prompt and, on average, (n + 1) / 2 self-attention positions), for
+    /// <paramref name="batch"/> rows, in the model's element size. Activations, written and read back in cache, are not
+    /// counted: this is the floor memory traffic puts under a step.</summary>
+    internal static double DecodingStepBytes(T5ForConditionalGeneration model, int batch, int promptTokens, int newTokens)
+    {
+        static long Count(nn.Module m) => m.parameters().Sum(p => p.numel());
+        long weights = Count(model.decoder.block) + Count(model.decoder.final_layer_norm) + model.lm_head.weight!.numel();
+        foreach (var block in model.decoder.block)
+        {
+            var cross = ((T5LayerCrossAttention)block.layer[1]).EncDecAttention;
+            weights -= cross.k.weight!.numel() + cross.v.weight!.numel();
+        }
+        var c = model.Config;
+        double keysAndValues = 2.0 * c.NumDecoderLayers * batch * c.NumHeads * c.DKv * (promptTokens + (newTokens + 1) / 2.0);
+        return (weights + keysAndValues) * model.lm_head.weight!.ElementSize;
+    }
 
     /// <summary>Model FLOPs of generating <paramref name="newTokens"/> for <paramref name="batch"/> prompts of
     /// <paramref name="promptTokens"/> (see <see cref="FlopFormula"/>).</summary>
@@ -284,7 +321,7 @@ public static class PerformanceBenchmark
         return 2.0 * (encoder + crossKv) * batch * promptTokens + 2.0 * (decoder - crossKv + head) * batch * newTokens;
     }
 
-    static List<GenerationResult> Generation(T5ForConditionalGeneration model, string name, BenchmarkOptions options, double peakGflops, Action<string> log)
+    static List<GenerationResult> Generation(T5ForConditionalGeneration model, string name, BenchmarkOptions options, double peakGflops, double bandwidthGBps, Action<string> log)
     {
         using var scope = NewDisposeScope();
         int batch = options.GenerationBatch, prompt = options.PromptTokens;
@@ -332,7 +369,14 @@ public static class PerformanceBenchmark
                 CachedFractionOfPeak = flop / cached / 1e9 / peakGflops, RecomputeFractionOfPeak = flop / recompute / 1e9 / peakGflops,
                 FlopFormula = FlopFormula,
             };
-            log($"generate {name}, {n} new tokens: cached {r.CachedTokensPerSecond:F1} tok/s, recompute {r.RecomputeTokensPerSecond:F1} tok/s (x{r.CacheSpeedup:F2}), {r.CachedFractionOfPeak:P1} of matmul peak");
+            double bytes = DecodingStepBytes(model, batch, prompt, n);
+            double boundMs = bytes / (bandwidthGBps * 1e9) * 1000;
+            r = r with
+            {
+                MemoryBandwidthGBps = bandwidthGBps, DecodingStepBytes = bytes, BandwidthBoundMsPerStep = boundMs,
+                CachedFractionOfBandwidth = r.CachedMsPerStep > 0 ? boundMs / r.CachedMsPerStep : 0,
+            };
+            log($"generate {name}, {n} new tokens: cached {r.CachedTokensPerSecond:F1} tok/s, recompute {r.RecomputeTokensPerSecond:F1} tok/s (x{r.CacheSpeedup:F2}), {r.CachedFractionOfPeak:P1} of matmul peak, {r.CachedFractionOfBandwidth:P1} of the bandwidth bound ({r.BandwidthBoundMsPerStep:F2} ms/step)");
             results.Add(r);
         }
         return results;

@@ -150,7 +150,31 @@ public class BenchmarkTests
             Assert.Equal(g.Batch * g.NewTokens / g.CachedSeconds, g.CachedTokensPerSecond, 6);
             Assert.Equal(g.RecomputeSeconds / g.CachedSeconds, g.CacheSpeedup, 9);
             Assert.Equal(Math.Max(g.CachedSeconds - g.EncoderSeconds, 0) / g.NewTokens * 1000, g.CachedMsPerStep, 9);
+            Assert.True(g.MemoryBandwidthGBps > 0, "no bandwidth measured");
+            Assert.Equal(g.DecodingStepBytes / (g.MemoryBandwidthGBps * 1e9) * 1000, g.BandwidthBoundMsPerStep, 9);
+            Assert.Equal(g.BandwidthBoundMsPerStep / g.CachedMsPerStep, g.CachedFractionOfBandwidth, 9);
         });
+    }
+
+    /// <summary>The bytes of a decoding step, counted by hand for a small T5: decoder weights without the
+    /// cross-attention k/v, the output layer, and the keys and values attended to on average.</summary>
+    [Fact]
+    public void DecodingStepBytesCountTheWeightsAndTheKeysAndValuesAStepReads()
+    {
+        var c = new RlhfKit.Models.T5Config
+        {
+            VocabSize = 100, DModel = 16, DKv = 4, DFf = 32, NumLayers = 1, NumDecoderLayers = 2, NumHeads = 2,
+            FeedForwardProj = "relu", TieWordEmbeddings = false,
+        };
+        using var model = new RlhfKit.Models.T5ForConditionalGeneration(c);
+        long inner = c.NumHeads * c.DKv;
+        // per decoder block: self-attention q, k, v, o + its norm; cross-attention q, o (k, v ran once) + its norm;
+        // feed-forward wi, wo + its norm; one relative-position table in the first block; then the final norm and lm_head.
+        long perBlock = 4 * inner * c.DModel + c.DModel + 2 * inner * c.DModel + c.DModel + 2 * c.DFf * c.DModel + c.DModel;
+        long weights = c.NumDecoderLayers * perBlock + c.RelativeAttentionNumBuckets * c.NumHeads + c.DModel + c.VocabSize * c.DModel;
+        int batch = 3, prompt = 10, newTokens = 5;
+        double keysAndValues = 2.0 * c.NumDecoderLayers * batch * inner * (prompt + 3.0);
+        Assert.Equal((weights + keysAndValues) * 4, RlhfKit.Benchmarks.PerformanceBenchmark.DecodingStepBytes(model, batch, prompt, newTokens), 6);
     }
 
     [Fact]
