@@ -292,32 +292,33 @@ public static class PerformanceBenchmark
     /// counted: this is the floor memory traffic puts under a step.</summary>
     internal static double DecodingStepBytes(T5ForConditionalGeneration model, int batch, int promptTokens, int newTokens)
     {
-        static long Count(nn.Module m) => m.parameters().Sum(p => p.numel());
-        long weights = Count(model.decoder.block) + Count(model.decoder.final_layer_norm) + model.lm_head.weight!.numel();
-        foreach (var block in model.decoder.block)
-        {
-            var cross = ((T5LayerCrossAttention)block.layer[1]).EncDecAttention;
-            weights -= cross.k.weight!.numel() + cross.v.weight!.numel();
-        }
+        var w = GenerationWeights(model);
         var c = model.Config;
         double keysAndValues = 2.0 * c.NumDecoderLayers * batch * c.NumHeads * c.DKv * (promptTokens + (newTokens + 1) / 2.0);
-        return (weights + keysAndValues) * model.lm_head.weight!.ElementSize;
+        return (w.Decoder - w.CrossKv + w.Head + keysAndValues) * model.lm_head.weight!.ElementSize;
     }
 
-    /// <summary>Model FLOPs of generating <paramref name="newTokens"/> for <paramref name="batch"/> prompts of
-    /// <paramref name="promptTokens"/> (see <see cref="FlopFormula"/>).</summary>
-    internal static double ModelFlop(T5ForConditionalGeneration model, int batch, int promptTokens, int newTokens)
+    /// <summary>A T5's weights by the part they play in generation: the encoder (blocks and final norm), the decoder
+    /// (blocks and final norm), the decoder's cross-attention keys/values (within the decoder's; applied once, to the
+    /// encoder output) and the output layer.</summary>
+    static (long Encoder, long Decoder, long CrossKv, long Head) GenerationWeights(T5ForConditionalGeneration model)
     {
         static long Count(nn.Module m) => m.parameters().Sum(p => p.numel());
-        long encoder = Count(model.encoder.block) + Count(model.encoder.final_layer_norm);
-        long decoder = Count(model.decoder.block) + Count(model.decoder.final_layer_norm);
         long crossKv = 0;
         foreach (var block in model.decoder.block)
         {
             var cross = ((T5LayerCrossAttention)block.layer[1]).EncDecAttention;
             crossKv += cross.k.weight!.numel() + cross.v.weight!.numel();
         }
-        long head = model.lm_head.weight!.numel();
+        return (Count(model.encoder.block) + Count(model.encoder.final_layer_norm), Count(model.decoder.block) + Count(model.decoder.final_layer_norm),
+            crossKv, model.lm_head.weight!.numel());
+    }
+
+    /// <summary>Model FLOPs of generating <paramref name="newTokens"/> for <paramref name="batch"/> prompts of
+    /// <paramref name="promptTokens"/> (see <see cref="FlopFormula"/>).</summary>
+    internal static double ModelFlop(T5ForConditionalGeneration model, int batch, int promptTokens, int newTokens)
+    {
+        var (encoder, decoder, crossKv, head) = GenerationWeights(model);
         return 2.0 * (encoder + crossKv) * batch * promptTokens + 2.0 * (decoder - crossKv + head) * batch * newTokens;
     }
 
@@ -358,23 +359,21 @@ public static class PerformanceBenchmark
             });
             double flop = ModelFlop(model, batch, prompt, n);
             double generated = (double)batch * n;
+            double msPerStep = Math.Max(cached - encoderSeconds, 0) / n * 1000;
+            double bytes = DecodingStepBytes(model, batch, prompt, n);
+            double boundMs = bytes / (bandwidthGBps * 1e9) * 1000;
             var r = new GenerationResult
             {
                 Model = name, Parameters = parameters, Batch = batch, PromptTokens = prompt, NewTokens = n,
                 EncoderSeconds = encoderSeconds, CachedSeconds = cached, RecomputeSeconds = recompute,
                 CachedTokensPerSecond = generated / cached, RecomputeTokensPerSecond = generated / recompute,
-                CachedMsPerStep = Math.Max(cached - encoderSeconds, 0) / n * 1000, RecomputeMsPerStep = Math.Max(recompute - encoderSeconds, 0) / n * 1000,
+                CachedMsPerStep = msPerStep, RecomputeMsPerStep = Math.Max(recompute - encoderSeconds, 0) / n * 1000,
                 CacheSpeedup = recompute / cached,
                 ModelGflop = flop / 1e9, CachedGflops = flop / cached / 1e9, RecomputeGflops = flop / recompute / 1e9,
                 CachedFractionOfPeak = flop / cached / 1e9 / peakGflops, RecomputeFractionOfPeak = flop / recompute / 1e9 / peakGflops,
                 FlopFormula = FlopFormula,
-            };
-            double bytes = DecodingStepBytes(model, batch, prompt, n);
-            double boundMs = bytes / (bandwidthGBps * 1e9) * 1000;
-            r = r with
-            {
                 MemoryBandwidthGBps = bandwidthGBps, DecodingStepBytes = bytes, BandwidthBoundMsPerStep = boundMs,
-                CachedFractionOfBandwidth = r.CachedMsPerStep > 0 ? boundMs / r.CachedMsPerStep : 0,
+                CachedFractionOfBandwidth = msPerStep > 0 ? boundMs / msPerStep : 0,
             };
             log($"generate {name}, {n} new tokens: cached {r.CachedTokensPerSecond:F1} tok/s, recompute {r.RecomputeTokensPerSecond:F1} tok/s (x{r.CacheSpeedup:F2}), {r.CachedFractionOfPeak:P1} of matmul peak, {r.CachedFractionOfBandwidth:P1} of the bandwidth bound ({r.BandwidthBoundMsPerStep:F2} ms/step)");
             results.Add(r);

@@ -17,7 +17,6 @@ public sealed class ValueHead : nn.Module<Tensor, Tensor>
 {
     public readonly Dropout dropout;
     public readonly Linear summary;
-    readonly double _dropoutProb;
     long? _dropoutSeed;
     Generator? _dropoutGenerator;
 
@@ -25,7 +24,6 @@ public sealed class ValueHead : nn.Module<Tensor, Tensor>
     {
         dropout = nn.Dropout(dropoutProb);
         summary = nn.Linear(hiddenSize, 1);
-        _dropoutProb = dropoutProb;
         RegisterComponents();
     }
 
@@ -58,7 +56,7 @@ public sealed class ValueHead : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var dropped = training && _dropoutProb > 0 && _dropoutSeed is not null ? SeededDropout(hidden) : dropout.forward(hidden);
+        var dropped = training && dropout.p > 0 && _dropoutSeed is not null ? SeededDropout(hidden) : dropout.forward(hidden);
         var x = dropped.to_type(summary.weight!.dtype);
         return Autocast.Linear(summary, x).squeeze(-1).to_type(float32).MoveToOuterDisposeScope();
     }
@@ -72,8 +70,9 @@ public sealed class ValueHead : nn.Module<Tensor, Tensor>
             _dropoutGenerator?.Dispose();
             _dropoutGenerator = new Generator(unchecked((ulong)_dropoutSeed!.Value), hidden.device);
         }
-        using var keep = (1 - _dropoutProb).ToScalar();
-        var noise = empty_like(hidden).bernoulli_(1 - _dropoutProb, _dropoutGenerator).div_(keep); // torch: noise.bernoulli_(1 - p).div_(1 - p)
+        double p = dropout.p;
+        using var keep = (1 - p).ToScalar();
+        var noise = empty_like(hidden).bernoulli_(1 - p, _dropoutGenerator).div_(keep); // torch: noise.bernoulli_(1 - p).div_(1 - p)
         return hidden * noise;
     }
 
