@@ -41,8 +41,7 @@ public sealed class OfflineClassifierRebuildTests
         try
         {
             var threads = new Dictionary<string, string> { ["OMP_NUM_THREADS"] = RlhfKit.Benchmarks.PerformanceBenchmark.PhysicalCores().ToString(System.Globalization.CultureInfo.InvariantCulture) };
-            using var child = Reliability.CliProcess.Start(dir.FullName, threads, "prepare", "--assets", dir.FullName, "--only", "acceptability");
-            var (code, output) = (child.WaitForExit(900), child.Output);
+            var (code, output) = Reliability.CliProcess.Run(dir.FullName, 900, threads, "prepare", "--assets", dir.FullName, "--only", "acceptability");
             Assert.True(code == 0, output);
             var folder = Path.Combine(dir.FullName, "acceptability");
             var rebuilt = JsonSerializer.Deserialize<ClassifierMetrics>(File.ReadAllText(Path.Combine(folder, "metrics.json")))!;

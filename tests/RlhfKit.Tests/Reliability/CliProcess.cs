@@ -77,9 +77,12 @@ public sealed class CliProcess : IDisposable
     }
 
     /// <summary>Runs to the end (at most <paramref name="seconds"/>; then the process is killed and the test fails).</summary>
-    public static (int Code, string Output) Run(string assets, int seconds, params string[] args)
+    public static (int Code, string Output) Run(string assets, int seconds, params string[] args) => Run(assets, seconds, null, args);
+
+    /// <summary>As <see cref="Run(string, int, string[])"/>, with <paramref name="environment"/> set for the child as well.</summary>
+    public static (int Code, string Output) Run(string assets, int seconds, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
-        using var p = Start(assets, args);
+        using var p = Start(assets, environment, args);
         return (p.WaitForExit(seconds), p.Output);
     }
 
