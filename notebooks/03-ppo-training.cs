@@ -62,13 +62,17 @@ display(Lesson.Describe(config));
 //
 // The profile holds TRL's PPO settings (the workshop: batch 8, learning rate 2e-5, 4 gradient accumulation steps; the
 // offline profile: larger batches and a higher rate for its tiny model) and `MaxSteps`, which keeps the offline run to a
-// few minutes. Change anything with `with`, e.g. the commented line. The run lives in a fixed folder that lesson 04
-// reads; running this notebook again **resumes** from its last checkpoint (`Lesson.StartOver(runFolder)` deletes it).
+// few minutes. The offline profile also turns on TRL's `use_score_scaling` and `use_score_norm`: PPO sees each score
+// centred and divided by the running mean and spread of all scores so far. The reward is still 1 × acceptability + 0.5 ×
+// neutral; but its raw neutral logit varies about twice as much as the acceptability logit, and without the scaling PPO
+// climbed the neutral reward alone while acceptability fell. Change anything with `with`, e.g. the commented line. The
+// run lives in a fixed folder that lesson 04 reads; running this notebook again **resumes** from its last checkpoint
+// (`Lesson.StartOver(runFolder)` deletes it).
 
 // config = config with { MaxSteps = 60, Ppo = config.Ppo with { LearningRate = 1e-4, InitKlCoef = 0.2 } };
 var runFolder = Lesson.RunFolder(config);
 var ppo = config.Ppo;
-display(Tables.Of(new[] { new { ppo.BatchSize, ppo.MiniBatchSize, ppo.PpoEpochs, ppo.LearningRate, ppo.InitKlCoef, ppo.Target, ppo.Cliprange, max_steps = config.MaxSteps, run_folder = runFolder } }));
+display(Tables.Of(new[] { new { ppo.BatchSize, ppo.MiniBatchSize, ppo.PpoEpochs, ppo.LearningRate, ppo.InitKlCoef, ppo.Target, ppo.Cliprange, ppo.UseScoreScaling, ppo.UseScoreNorm, max_steps = config.MaxSteps, run_folder = runFolder } }));
 
 // ## Load the run
 //
@@ -168,15 +172,17 @@ noGrad.Dispose();
 display($"KL of summary 0: {(logprobs[0] - refLogprobs[0]).mul(padded.Mask[0]).sum().item<float>():F4} nats");
 
 // **Rewards per token** (`compute_rewards`): every token pays the KL penalty `-β × (log p_policy − log p_reference)`,
-// and the last real token also receives the classifiers' score. **Advantages** (`compute_advantages`): generalised
-// advantage estimation walks back from the end, `δ_t = r_t + γ V_{t+1} − V_t`, `A_t = δ_t + γλ A_{t+1}`, then whitens
-// them; the **returns** `A_t + V_t` are what the value head learns to predict.
+// and the last real token also receives the classifiers' score, as the trainer processes it (with the offline profile's
+// score scaling: centred and divided by the running statistics; `ProcessedScores` shows it without moving them).
+// **Advantages** (`compute_advantages`): generalised advantage estimation walks back from the end, `δ_t = r_t + γ
+// V_{t+1} − V_t`, `A_t = δ_t + γλ A_{t+1}`, then whitens them; the **returns** `A_t + V_t` are what the value head
+// learns to predict.
 
 var klCoef = run.Trainer.KlController.Value;                                          // β, adapted by the KL controller
-var scoreTensor = torch.tensor(scores).to(padded.Mask.device);
+var scoreTensor = run.Trainer.ProcessedScores(torch.tensor(scores).to(padded.Mask.device)); // scaled and centred, as Step will
 var (tokenRewards, klPenalty) = PpoMath.ComputeRewards(scoreTensor, logprobs, refLogprobs, padded.Mask, klCoef, config.Ppo.KlPenalty);
 var (values, advantages, returns) = PpoMath.ComputeAdvantages(policyOut.Values, tokenRewards, padded.Mask, config.Ppo.Gamma, config.Ppo.Lam);
-display($"β = {klCoef:F4}; score of summary 0, added at its last token: {scores[0]:F4}");
+display($"β = {klCoef:F4}; score of summary 0: {scores[0]:F4}, added at its last token as {scoreTensor[0].item<float>():F4}");
 
 // Per token of summary 0: each quantity above in one table. Read it from the bottom: the score arrives at the last
 // token, and the advantages carry it back, discounted by λ, to the tokens that led there.

@@ -126,8 +126,9 @@ display(examples.Zip(learned.Score(examples), (text, r) => new { text, learned_r
 // ## Route 1: PPO on the learned reward
 //
 // The loop of lesson 03, unchanged; only the reward differs. The learned reward's margins are large (about 16 logits
-// between a neutral and a loaded summary), so it is scaled by 0.2 and the KL coefficient starts at 0.2 instead of 0.1:
-// without that, PPO drifts far from the reference to chase the reward.
+// between a neutral and a loaded summary). The offline profile divides every score by its running spread before PPO
+// sees it, so they arrive at unit scale whatever the weight (0.2 here, which a profile without score scaling needs); the
+// KL coefficient starts at 0.2 instead of 0.1, so that the policy stays near the reference while it chases the reward.
 
 var ppoConfig = PreferenceLesson.PpoOnLearnedReward(config, rewardModel);
 Lesson.StartOver(Path.Combine(folder, "ppo"));

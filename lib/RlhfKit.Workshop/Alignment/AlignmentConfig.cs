@@ -146,7 +146,12 @@ public static class Profiles
     public static AlignmentConfig Base => Workshop with { Profile = "base", Policy = "google/flan-t5-base" };
 
     /// <summary>No network: the kit's own small summarizer and two classifiers on the real pretrained
-    /// all-MiniLM-L6-v2 encoder, built by <c>prepare</c> into <c>assets/offline</c>, on the kit's own articles.</summary>
+    /// all-MiniLM-L6-v2 encoder, built by <c>prepare</c> into <c>assets/offline</c>, on the kit's own articles.
+    /// <para>Scores are scaled and centred by their running statistics (TRL's <c>use_score_scaling</c> and
+    /// <c>use_score_norm</c>; the reward itself stays 1 x acceptability + 0.5 x neutral). The raw neutral logit varies
+    /// about twice as much as the acceptability logit, so without them PPO climbed the neutral reward and let
+    /// acceptability fall, and the value head, whose updates are clipped to 0.2 a step, never caught up with scores of
+    /// that size.</para></summary>
     public static AlignmentConfig Offline(string? assetsDir = null)
     {
         var assets = assetsDir ?? OfflineAssets.DefaultDirectory();
@@ -159,7 +164,8 @@ public static class Profiles
                 new("acceptability", Path.Combine(assets, "acceptability"), "LABEL_1", 1.0),
                 new("neutral", Path.Combine(assets, "tone"), "LABEL_1", 0.5),
             ],
-            Ppo = new PpoConfig { BatchSize = 16, MiniBatchSize = 4, GradientAccumulationSteps = 1, PpoEpochs = 4, LearningRate = 5e-5, InitKlCoef = 0.1, Seed = 0 },
+            Ppo = new PpoConfig { BatchSize = 16, MiniBatchSize = 4, GradientAccumulationSteps = 1, PpoEpochs = 4, LearningRate = 5e-5, InitKlCoef = 0.1, Seed = 0,
+                UseScoreScaling = true, UseScoreNorm = true },
             Generation = GenerationConfig.PpoRollout(40),
             Data = "offline",
             Epochs = 1,

@@ -13,8 +13,9 @@ public static class PreferenceLesson
 {
     /// <summary>The learned reward's weight and the initial KL coefficient of PPO on it, as measured on the offline
     /// profile (README, "Preferences on the offline profile"): the reward model's margins are large (about 16 logits
-    /// between a neutral and a loaded summary), so it is scaled down and the KL penalty raised to keep the policy near
-    /// the reference.</summary>
+    /// between a neutral and a loaded summary), so it was scaled down and the KL penalty raised to keep the policy near
+    /// the reference. Since the offline profile scales scores by their running spread, the weight matters little for it
+    /// (a profile without score scaling still needs it); the KL coefficient does the holding.</summary>
     public const double LearnedRewardWeight = 0.2, PpoInitKlCoef = 0.2;
 
     /// <summary>The folder of lesson 05's runs: <c>runs/notebook-&lt;profile&gt;-preferences</c>.</summary>

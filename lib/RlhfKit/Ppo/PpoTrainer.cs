@@ -311,15 +311,24 @@ public sealed class PpoTrainer : IDisposable
                 nameof(responses));
     }
 
-    /// <summary>TRL's score scaling, normalisation and clipping (all off by default).</summary>
-    Tensor ProcessScores(Tensor scores)
+    /// <summary>The scores as <see cref="Step"/> hands them to <c>compute_rewards</c> (TRL's score scaling, normalisation
+    /// and clipping; all off by default): with <see cref="PpoConfig.UseScoreScaling"/>, <c>score / σ</c> (or
+    /// <c>(score - μ) / σ</c> with <see cref="PpoConfig.UseScoreNorm"/>), μ and σ the running statistics of every score so
+    /// far including these; then clipped to ±<see cref="PpoConfig.ScoreClip"/>. The running statistics do not move: a
+    /// look at one step (lesson 03) before the step itself.</summary>
+    public Tensor ProcessedScores(Tensor scores) => ProcessScores(scores, _scoreMoments.Copy());
+
+    /// <summary>TRL's score scaling, normalisation and clipping (all off by default), updating the running statistics.</summary>
+    Tensor ProcessScores(Tensor scores) => ProcessScores(scores, _scoreMoments);
+
+    Tensor ProcessScores(Tensor scores, RunningMoments moments)
     {
         if (Config.UseScoreScaling)
         {
-            using (var onCpu = scores.cpu()) _scoreMoments.Update(onCpu.data<float>().Select(x => (double)x).ToArray());
+            using (var onCpu = scores.cpu()) moments.Update(onCpu.data<float>().Select(x => (double)x).ToArray());
             // trl PPOTrainer.step: score / std (or (score - mean) / std). The kit adds 1e-8 so that a batch of equal
             // scores (std 0) does not divide by zero; StrictTrl divides by std alone.
-            using Scalar factor = (Config.StrictTrl ? _scoreMoments.Std : _scoreMoments.Std + 1e-8).ToScalar(), mean = _scoreMoments.Mean.ToScalar();
+            using Scalar factor = (Config.StrictTrl ? moments.Std : moments.Std + 1e-8).ToScalar(), mean = moments.Mean.ToScalar();
             scores = Config.UseScoreNorm ? (scores - mean) / factor : scores / factor;
         }
         if (Config.ScoreClip is double clip)
@@ -422,4 +431,6 @@ internal sealed class RunningMoments
     }
 
     public void Restore(long count, double mean, double var) { Count = count; Mean = mean; Var = var; }
+
+    public RunningMoments Copy() => new() { Count = Count, Mean = Mean, Var = Var };
 }

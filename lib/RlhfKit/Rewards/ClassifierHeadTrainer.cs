@@ -15,6 +15,12 @@ public sealed record ClassifierTrainingConfig
     public int Epochs { get; init; } = 6;
     public int BatchSize { get; init; } = 32;
     public double LearningRate { get; init; } = 3e-4;
+    /// <summary>Share of the optimiser steps over which the learning rate rises linearly from 0 (transformers'
+    /// <c>warmup_ratio</c>).</summary>
+    public double WarmupRatio { get; init; }
+    /// <summary>After the warm-up, decay the learning rate linearly to 0 at the last step (transformers'
+    /// <c>get_linear_schedule_with_warmup</c>, the Trainer's default); false keeps it constant.</summary>
+    public bool LinearDecay { get; init; }
     public int MaxTokens { get; init; } = 64;
     public int Seed { get; init; }
 }
@@ -47,6 +53,8 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         using var trainLabels = tensor(train.Select(t => (long)t.Label).ToArray());
         using var optimizer = Optimizers.AdamW(parameters, lr: config.LearningRate);
         var lengths = trainFeatures.Mask.sum(1).data<long>().ToArray();
+        int stepsPerEpoch = (train.Count + config.BatchSize - 1) / config.BatchSize, totalSteps = stepsPerEpoch * config.Epochs, step = 0;
+        int warmup = (int)Math.Ceiling(config.WarmupRatio * totalSteps);
         for (int epoch = 0; epoch < config.Epochs; epoch++)
         {
             model.train();
@@ -60,6 +68,10 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
                 var loss = nn.functional.cross_entropy(logits, trainLabels.index_select(0, rows));
                 optimizer.zero_grad();
                 loss.backward();
+                if (config.LinearDecay || warmup > 0)
+                    foreach (var group in optimizer.ParamGroups)
+                        group.LearningRate = config.LearningRate * (config.LinearDecay ? LearningRateSchedule.LinearWithWarmup(step, warmup, totalSteps) : Math.Min(1.0, (step + 1.0) / warmup));
+                step++;
                 optimizer.step()?.Dispose();
                 sum += loss.item<float>(); batches++;
             }
@@ -109,12 +121,15 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         return batchOrder.Select(i => batches[i]).ToList();
     }
 
+    /// <summary>What a batch starts from: the frozen blocks' output [N, T, hidden], or, when no block is frozen, the
+    /// token ids [N, T] (the embeddings run per batch instead of caching a float tensor of every text).</summary>
     sealed record Cached(Tensor Hidden, Tensor Mask) : IDisposable
     {
         public void Dispose() { Hidden.Dispose(); Mask.Dispose(); }
     }
 
-    /// <summary>Output of the frozen blocks for every text, padded to one length: computed once, without gradients.</summary>
+    /// <summary>Output of the frozen blocks for every text, padded to one length: computed once, without gradients. With
+    /// no frozen block only the token ids are kept.</summary>
     Cached Features(IReadOnlyList<string> texts, int frozen)
     {
         model.eval();
@@ -122,6 +137,7 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         var encoded = texts.Select(t => tokenizer.Encode(t, true, config.MaxTokens).Select(i => (long)i).ToArray()).ToList();
         using var scope = NewDisposeScope();
         var (ids, mask) = Batching.PadRight(encoded, model.PadTokenId);
+        if (frozen == 0) return new Cached(ids.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
         var features = zeros(ids.shape[0], ids.shape[1], model.Config.HiddenSize);
         // Chunks of similar length (each padded only to its own longest text), their activations freed before the next.
         var byLength = Enumerable.Range(0, encoded.Count).OrderBy(i => encoded[i].Length).ToArray();
@@ -139,8 +155,21 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         return new Cached(features.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
     }
 
-    Tensor Top(Tensor hidden, Tensor mask, int frozen)
+    /// <summary>The frozen embeddings of token ids as the cache would hold them: in eval mode, without gradients.</summary>
+    Tensor Embed(Tensor ids)
     {
+        using var noGrad = no_grad();
+        var embeddings = model.bert.embeddings;
+        bool training = embeddings.training;
+        embeddings.eval();
+        var hidden = embeddings.Forward(ids);
+        if (training) embeddings.train();
+        return hidden;
+    }
+
+    Tensor Top(Tensor input, Tensor mask, int frozen)
+    {
+        var hidden = frozen == 0 ? Embed(input) : input;
         var additive = Additive(mask, hidden.dtype);
         var layers = model.bert.encoder.layer;
         for (int i = frozen; i < layers.Count; i++) hidden = layers[i].Forward(hidden, additive);

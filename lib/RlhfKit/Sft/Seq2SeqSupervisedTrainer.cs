@@ -96,11 +96,7 @@ public sealed class Seq2SeqSupervisedTrainer(T5ForConditionalGeneration model, I
         return total / Math.Max(1, tokens);
     }
 
-    double LearningRate(int step, int totalSteps)
-    {
-        if (step < config.WarmupSteps) return config.LearningRate * (step + 1) / config.WarmupSteps;
-        return config.LearningRate * Math.Max(0.0, (double)(totalSteps - step) / Math.Max(1, totalSteps - config.WarmupSteps));
-    }
+    double LearningRate(int step, int totalSteps) => config.LearningRate * LearningRateSchedule.LinearWithWarmup(step, config.WarmupSteps, totalSteps);
 
     List<(long[] Source, long[] Target)> Encode(IReadOnlyList<(string Source, string Target)> examples) => examples
         .Select(e => (tokenizer.Encode(e.Source, true, config.MaxSourceTokens).Select(i => (long)i).ToArray(),

@@ -73,7 +73,9 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
     /// recorded with the code of before the split, on the same shipped offline models. Timings are the only keys
     /// allowed to differ. Re-recorded once since, when the shipped acceptability classifier was retrained on policy-like
     /// corruptions (issue 16): against the old recording, step 1's rollout statistics (objective/kl, entropy, response
-    /// lengths, the neutral reward) were unchanged and only what depends on the acceptability score moved.
+    /// lengths, the neutral reward) were unchanged and only what depends on the acceptability score moved. Re-recorded a
+    /// second time when the acceptability classifier was fine-tuned in all six blocks and the offline profile began to
+    /// scale and centre its scores (issue 16), with the same check: step 1's rollouts unchanged.
     /// </summary>
     [Fact]
     public async Task AlignLogsTheStatisticsRecordedBeforeTheLoopWasSplit()

@@ -14,8 +14,24 @@ public sealed class OfflineClassifierTests(OfflineAssetsFixture assets)
     {
         var metrics = await OfflineAssets.PolicySampleAccuracyAsync(Path.Combine(assets.Directory, "acceptability"));
         Assert.Equal(150, metrics.Total);
-        Assert.True(metrics.Accuracy > metrics.ChanceAccuracy + 0.1,
+        Assert.True(metrics.Accuracy > metrics.ChanceAccuracy + 0.2,
             $"acceptability on hand-labelled policy samples: {metrics.Accuracy:P1} ({metrics.Correct}/{metrics.Total}); majority class {metrics.ChanceAccuracy:P1}");
+    }
+
+    /// <summary>What metrics.json (and README) says of the shipped classifier holds for the folder itself, read through the
+    /// text-classification pipeline as the reward reads it: the held-out sentences it gets right, and at least 85%.</summary>
+    [Fact]
+    public async Task TheShippedAcceptabilityClassifierGetsItsHeldOutSentencesRightAsItsMetricsSay()
+    {
+        var folder = Path.Combine(assets.Directory, "acceptability");
+        var shipped = JsonSerializer.Deserialize<ClassifierMetrics>(File.ReadAllText(Path.Combine(folder, "metrics.json")))!;
+        var test = RlhfKit.Data.LabeledSentences.FromJsonl(Path.Combine(OfflineAssets.DataDirectory(), "acceptability", "test.jsonl"), 2);
+        var pipeline = await TextClassificationPipeline.FromPretrainedAsync(folder);
+        var logits = pipeline.Logits(test.Select(t => t.Text).ToList());
+        int correct = test.Where((t, i) => (logits[i][1] > logits[i][0] ? 1 : 0) == t.Label).Count();
+        // The trainer pads each length bucket, the pipeline each batch: float sums may differ in the last bits.
+        Assert.InRange(correct, shipped.Correct - 1, shipped.Correct + 1);
+        Assert.True(shipped.Accuracy >= 0.85, $"shipped acceptability classifier: {shipped.Accuracy:P1} held-out");
     }
 
     [Fact]
@@ -27,8 +43,9 @@ public sealed class OfflineClassifierTests(OfflineAssetsFixture assets)
 }
 
 /// <summary><c>prepare --only acceptability</c> rebuilds the shipped acceptability classifier, in a process of its own
-/// (the real command line). Alone, after the parallel tests, on every core: measured on 2 cores, the rebuild beside the
-/// other tests held one core for about 240 s, against about 100 s of both cores alone, so alone ends the suite sooner.</summary>
+/// (the real command line). Alone, after the parallel tests, on every core: a fine-tune of all six blocks of
+/// all-MiniLM-L6-v2 (about 450 s of both cores here); measured with the earlier top-block recipe, the rebuild beside the
+/// other tests held one core for about 240 s against about 100 s of both cores alone, so alone ends the suite sooner.</summary>
 [Collection(WholeMachineCollection.Name)]
 public sealed class OfflineClassifierRebuildTests
 {

@@ -197,6 +197,25 @@ public class TrlFidelityTests
         }
     }
 
+    [Fact]
+    public void ProcessedScoresShowWhatTheNextStepUsesWithoutMovingTheRunningStatistics()
+    {
+        var queries = PpoTrainerTests.Queries(4, 2);
+        var config = new PpoConfig { BatchSize = 4, MiniBatchSize = 4, PpoEpochs = 1, UseScoreScaling = true, UseScoreNorm = true };
+        using var trainer = Trainer(config);
+        trainer.Step(queries, Responses(), Scores);
+        var before = trainer.GetState();
+        float[] next = [3.0f, 1.0f, -2.0f, 0.5f];
+        using var scores = tensor(next);
+        var preview = trainer.ProcessedScores(scores).data<float>().ToArray();
+        Assert.Equal(preview, trainer.ProcessedScores(scores).data<float>().ToArray()); // looking twice changes nothing
+        Assert.Equal(before, trainer.GetState());                                       // nor the running statistics
+        var stats = trainer.Step(queries, Responses(), next);
+        Assert.Equal(preview.Average(), stats.Scalars["ppo/mean_scores"], 1e-6);
+        // Centred by the running mean of all 8 scores, so the preview is not the raw batch.
+        Assert.NotEqual(next.Average(), preview.Average(), 3);
+    }
+
     // ---- the full KL through the trainer ----
 
     [Fact]

@@ -1,0 +1,79 @@
+using RlhfKit.Common;
+using RlhfKit.Loading;
+using RlhfKit.Models;
+using RlhfKit.Rewards;
+using RlhfKit.Tokenization;
+using static TorchSharp.torch;
+
+namespace RlhfKit.Tests.Rewards;
+
+public sealed class ClassifierHeadTrainerTests
+{
+    [Fact]
+    public void TheLinearScheduleWarmsUpFromTheFirstStepThenDecaysToZeroAtTheLast()
+    {
+        // 10 steps, 2 of warm-up: 1/2, 2/2, then (10 - step) / 8 down to 1/8 at the last step (step 9).
+        double[] expected = [0.5, 1, 1, 7 / 8.0, 6 / 8.0, 5 / 8.0, 4 / 8.0, 3 / 8.0, 2 / 8.0, 1 / 8.0];
+        Assert.Equal(expected, Enumerable.Range(0, 10).Select(s => LearningRateSchedule.LinearWithWarmup(s, 2, 10)));
+        Assert.Equal(0, LearningRateSchedule.LinearWithWarmup(10, 2, 10)); // past the end: never negative
+        Assert.Equal(1, LearningRateSchedule.LinearWithWarmup(0, 0, 10));  // no warm-up: starts at the full rate
+    }
+
+    [Fact]
+    public void TrainingEveryBlockChangesEachBlockButLeavesTheFrozenEmbeddingsAsTheyWere()
+    {
+        var (model, tokenizer) = TinyClassifier();
+        var embeddingsBefore = model.bert.embeddings.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var blocksBefore = model.bert.encoder.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var trainer = new ClassifierHeadTrainer(model, tokenizer, new ClassifierTrainingConfig
+        {
+            TrainTopLayers = 2, Epochs = 2, BatchSize = 4, LearningRate = 1e-3, WarmupRatio = 0.25, LinearDecay = true,
+        });
+        var losses = new List<double>();
+        trainer.EpochCompleted += (_, loss) => losses.Add(loss);
+        var metrics = trainer.Train(Sentences, Sentences);
+
+        Assert.Equal(2, losses.Count);
+        Assert.All(losses, l => Assert.True(double.IsFinite(l)));
+        Assert.Equal(Sentences.Count, metrics.Total);
+        foreach (var (name, before) in embeddingsBefore)
+            Assert.True(before.equal(model.bert.embeddings.state_dict()[name]).all().item<bool>(), $"embeddings.{name} changed");
+        foreach (var block in new[] { "layer.0.", "layer.1." })
+            Assert.Contains(blocksBefore, kv => kv.Key.StartsWith(block, StringComparison.Ordinal) && !kv.Value.equal(model.bert.encoder.state_dict()[kv.Key]).all().item<bool>());
+    }
+
+    [Fact]
+    public void TrainingEveryBlockRepeatsForTheSameSeed()
+    {
+        float[] Train()
+        {
+            var (model, tokenizer) = TinyClassifier();
+            var trainer = new ClassifierHeadTrainer(model, tokenizer, new ClassifierTrainingConfig
+            {
+                TrainTopLayers = 2, Epochs = 1, BatchSize = 4, LearningRate = 1e-3, WarmupRatio = 0.25, LinearDecay = true,
+            });
+            trainer.Train(Sentences, Sentences);
+            return model.classifier.weight.data<float>().ToArray();
+        }
+        Assert.Equal(Train(), Train());
+    }
+
+    static readonly IReadOnlyList<(string Text, int Label)> Sentences =
+    [
+        ("The council approved the new library.", 1), ("The council the approved library new.", 0),
+        ("Profits rose 4 percent in March.", 1), ("Profits rose rose 4 percent in March.", 0),
+        ("A new park opened on Monday.", 1), ("A new park opened on on.", 0),
+        ("The ferry will run six times a day.", 1), ("The ferry will runs six times a day.", 0),
+        ("Fans cheered the late goal.", 1), ("Fans late the cheered goal.", 0),
+    ];
+
+    /// <summary>A two-block, 32-wide BERT with all-MiniLM-L6-v2's vocabulary, seeded (dropout off, so a run repeats).</summary>
+    static (BertForSequenceClassification Model, IHfTokenizer Tokenizer) TinyClassifier()
+    {
+        manual_seed(7);
+        var config = MiniLm.Config(2) with { HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 64, HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
+        var vocab = Path.Combine(Directory.CreateTempSubdirectory("rlhfkit-tiny-bert-").FullName, "vocab.txt");
+        MiniLm.WriteVocab(vocab);
+        return (new BertForSequenceClassification(config), BertTokenizer.FromVocab(vocab, doLowerCase: true));
+    }
+}
