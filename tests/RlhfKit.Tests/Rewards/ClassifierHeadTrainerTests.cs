@@ -10,13 +10,15 @@ namespace RlhfKit.Tests.Rewards;
 public sealed class ClassifierHeadTrainerTests
 {
     [Fact]
-    public void TheLinearScheduleWarmsUpFromTheFirstStepThenDecaysToZeroAtTheLast()
+    public void TheSchedulesWarmUpFromTheFirstStepAndTheLinearOneDecaysToZeroAtTheLast()
     {
         // 10 steps, 2 of warm-up: 1/2, 2/2, then (10 - step) / 8 down to 1/8 at the last step (step 9).
         double[] expected = [0.5, 1, 1, 7 / 8.0, 6 / 8.0, 5 / 8.0, 4 / 8.0, 3 / 8.0, 2 / 8.0, 1 / 8.0];
         Assert.Equal(expected, Enumerable.Range(0, 10).Select(s => LearningRateSchedule.LinearWithWarmup(s, 2, 10)));
         Assert.Equal(0, LearningRateSchedule.LinearWithWarmup(10, 2, 10)); // past the end: never negative
         Assert.Equal(1, LearningRateSchedule.LinearWithWarmup(0, 0, 10));  // no warm-up: starts at the full rate
+        // Warm-up alone: the same rise, then the full rate to the end.
+        Assert.Equal([0.5, 1, 1, 1], Enumerable.Range(0, 4).Select(s => LearningRateSchedule.Warmup(s, 2)));
     }
 
     [Fact]
