@@ -56,20 +56,19 @@ public static class OfflineAssets
     public static SupervisedConfig PolicyTraining => new() { LearningRate = 2e-3, BatchSize = 32, Epochs = 12, WarmupSteps = 60, MaxSourceTokens = 192, MaxTargetTokens = 48, Seed = 0 };
 
     /// <summary>Builds whatever is missing in <paramref name="directory"/> (or everything with <paramref name="force"/>).
-    /// The classifiers take a minute or two on two cores; training the summarizer takes much longer, so its result is
-    /// committed and only retrained with <paramref name="trainPolicy"/>. With <paramref name="buildPolicy"/> false a missing
+    /// The classifiers take about eight minutes on two cores (most of it the acceptability classifier's full fine-tune);
+    /// training the summarizer takes much longer, so its result is committed and only retrained with <paramref name="trainPolicy"/>. With <paramref name="buildPolicy"/> false a missing
     /// summarizer is left missing (for uses that need the classifiers only).</summary>
     public static PreparedAssets Prepare(string? directory = null, bool force = false, bool trainPolicy = false, Action<string>? status = null,
         bool buildPolicy = true)
     {
         var clock = Stopwatch.StartNew();
         var dir = directory ?? DefaultDirectory();
-        var data = DataDirectory();
         Directory.CreateDirectory(dir);
         // One preparer at a time (a notebook and a test run may both ask); the others wait, then reuse its output.
         using var gate = AcquireLock(Path.Combine(dir, ".prepare.lock"), status);
-        var tone = BuildClassifier(Path.Combine(dir, "tone"), Path.Combine(data, "tone"), ["LABEL_0", "LABEL_1", "LABEL_2"], ToneTraining, force, status);
-        var acceptability = BuildClassifier(Path.Combine(dir, "acceptability"), Path.Combine(data, "acceptability"), ["LABEL_0", "LABEL_1"], AcceptabilityTraining, force, status);
+        var tone = BuildClassifier("tone", Path.Combine(dir, "tone"), force, status);
+        var acceptability = BuildClassifier("acceptability", Path.Combine(dir, "acceptability"), force, status);
         bool trained = false;
         var policy = Path.Combine(dir, "policy");
         if (trainPolicy || buildPolicy && !File.Exists(Path.Combine(policy, "model.safetensors")))
@@ -107,10 +106,15 @@ public static class OfflineAssets
     /// <summary>Trains one offline classifier (<c>tone</c> or <c>acceptability</c>) from its data in <c>data/</c> into
     /// <paramref name="outDir"/>, as <c>prepare --force</c> does, and returns its held-out metrics: how a test checks that a
     /// rebuild reaches the accuracy of the shipped one.</summary>
-    public static ClassifierMetrics TrainClassifier(string name, string outDir, Action<string>? status = null) => name switch
+    public static ClassifierMetrics TrainClassifier(string name, string outDir, Action<string>? status = null) =>
+        BuildClassifier(name, outDir, force: true, status);
+
+    /// <summary>Builds the offline classifier <paramref name="name"/> from its data in <c>data/NAME</c> with its labels and
+    /// recipe (<see cref="ToneTraining"/>, <see cref="AcceptabilityTraining"/>).</summary>
+    static ClassifierMetrics BuildClassifier(string name, string outDir, bool force, Action<string>? status) => name switch
     {
-        "tone" => BuildClassifier(outDir, Path.Combine(DataDirectory(), "tone"), ["LABEL_0", "LABEL_1", "LABEL_2"], ToneTraining, force: true, status),
-        "acceptability" => BuildClassifier(outDir, Path.Combine(DataDirectory(), "acceptability"), ["LABEL_0", "LABEL_1"], AcceptabilityTraining, force: true, status),
+        "tone" => BuildClassifier(outDir, Path.Combine(DataDirectory(), "tone"), ["LABEL_0", "LABEL_1", "LABEL_2"], ToneTraining, force, status),
+        "acceptability" => BuildClassifier(outDir, Path.Combine(DataDirectory(), "acceptability"), ["LABEL_0", "LABEL_1"], AcceptabilityTraining, force, status),
         _ => throw new ArgumentException($"No offline classifier '{name}'; there are 'tone' and 'acceptability'.", nameof(name)),
     };
 
@@ -131,9 +135,16 @@ public static class OfflineAssets
 
     /// <summary>Accuracy of an acceptability classifier folder on <see cref="PolicySamplesPath"/>: argmax of its logits
     /// (LABEL_1 acceptable) against the hand label.</summary>
-    public static async Task<ClassifierMetrics> PolicySampleAccuracyAsync(string? acceptabilityFolder = null)
+    public static Task<ClassifierMetrics> PolicySampleAccuracyAsync(string? acceptabilityFolder = null) =>
+        AcceptabilityAccuracyAsync(PolicySamplesPath(), acceptabilityFolder);
+
+    /// <summary>Accuracy of an acceptability classifier folder (default: the shipped one), read through the
+    /// <see cref="TextClassificationPipeline"/> as the reward reads it, on labelled sentences in
+    /// <paramref name="labelledJsonl"/> (1 acceptable, 0 not): argmax of its logits against the label. Chance is the
+    /// majority label's share.</summary>
+    public static async Task<ClassifierMetrics> AcceptabilityAccuracyAsync(string labelledJsonl, string? acceptabilityFolder = null)
     {
-        var samples = LabeledSentences.FromJsonl(PolicySamplesPath(), 2);
+        var samples = LabeledSentences.FromJsonl(labelledJsonl, 2);
         var pipeline = await TextClassificationPipeline.FromPretrainedAsync(acceptabilityFolder ?? Path.Combine(DefaultDirectory(), "acceptability"));
         var logits = pipeline.Logits(samples.Select(s => s.Text).ToList());
         int correct = samples.Where((s, i) => (logits[i][1] > logits[i][0] ? 1 : 0) == s.Label).Count();

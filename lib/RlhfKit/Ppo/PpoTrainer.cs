@@ -153,7 +153,7 @@ public sealed class PpoTrainer : IDisposable
         //    = start token + response[:-1], targets = response, mask = the real response tokens (StrictTrl: all but
         //    the first, as TRL 0.7.1's seq2seq mask).
         var batch = RolloutBatch.Create(queries, responses, Policy.Config, Device, Config.StrictTrl);
-        var scoreTensor = ProcessScores(tensor(scores.ToArray(), dtype: float32).to(Device));
+        var scoreTensor = ProcessScores(tensor(scores.ToArray(), dtype: float32).to(Device), _scoreMoments);
 
         // 2. Old log-probabilities and values under the policy, and reference log-probabilities, without gradients.
         var (oldLogprobs, oldValues, oldFull, refLogprobs, refFull) = BatchedForwardPass(batch);
@@ -318,9 +318,7 @@ public sealed class PpoTrainer : IDisposable
     /// look at one step (lesson 03) before the step itself.</summary>
     public Tensor ProcessedScores(Tensor scores) => ProcessScores(scores, _scoreMoments.Copy());
 
-    /// <summary>TRL's score scaling, normalisation and clipping (all off by default), updating the running statistics.</summary>
-    Tensor ProcessScores(Tensor scores) => ProcessScores(scores, _scoreMoments);
-
+    /// <summary>TRL's score scaling, normalisation and clipping (all off by default), updating <paramref name="moments"/>.</summary>
     Tensor ProcessScores(Tensor scores, RunningMoments moments)
     {
         if (Config.UseScoreScaling)

@@ -58,6 +58,7 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         for (int epoch = 0; epoch < config.Epochs; epoch++)
         {
             model.train();
+            model.bert.embeddings.eval(); // frozen: with no frozen block they run per batch, as the cached features were made
             double sum = 0; int batches = 0;
             foreach (var batch in LengthBucketedBatches(lengths, config.BatchSize, Seeding.Derive(config.Seed, epoch, stream: 0)))
             {
@@ -157,16 +158,11 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         return new Cached(features.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
     }
 
-    /// <summary>The frozen embeddings of token ids as the cache would hold them: in eval mode, without gradients.</summary>
+    /// <summary>The frozen embeddings of token ids (in eval mode during training too), without gradients.</summary>
     Tensor Embed(Tensor ids)
     {
         using var noGrad = no_grad();
-        var embeddings = model.bert.embeddings;
-        bool training = embeddings.training;
-        embeddings.eval();
-        var hidden = embeddings.Forward(ids);
-        if (training) embeddings.train();
-        return hidden;
+        return model.bert.embeddings.Forward(ids);
     }
 
     Tensor Top(Tensor input, Tensor mask, int frozen)

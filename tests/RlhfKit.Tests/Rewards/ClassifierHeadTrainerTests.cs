@@ -27,10 +27,7 @@ public sealed class ClassifierHeadTrainerTests
         var (model, tokenizer) = TinyClassifier();
         var embeddingsBefore = model.bert.embeddings.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         var blocksBefore = model.bert.encoder.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        var trainer = new ClassifierHeadTrainer(model, tokenizer, new ClassifierTrainingConfig
-        {
-            TrainTopLayers = 2, Epochs = 2, BatchSize = 4, LearningRate = 1e-3, WarmupRatio = 0.25, LinearDecay = true,
-        });
+        var trainer = new ClassifierHeadTrainer(model, tokenizer, EveryBlock(epochs: 2));
         var losses = new List<double>();
         trainer.EpochCompleted += (_, loss) => losses.Add(loss);
         var metrics = trainer.Train(Sentences, Sentences);
@@ -47,17 +44,20 @@ public sealed class ClassifierHeadTrainerTests
     [Fact]
     public void TrainingEveryBlockRepeatsForTheSameSeed()
     {
-        float[] Train()
+        // Both runs start from the same weights, copied rather than drawn again: tests running beside this one draw from
+        // torch's global generator, which construction uses. The batch order comes from the config's seed; dropout is off.
+        var (first, tokenizer) = TinyClassifier();
+        var start = first.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        float[] Train(BertForSequenceClassification model)
         {
-            var (model, tokenizer) = TinyClassifier();
-            var trainer = new ClassifierHeadTrainer(model, tokenizer, new ClassifierTrainingConfig
-            {
-                TrainTopLayers = 2, Epochs = 1, BatchSize = 4, LearningRate = 1e-3, WarmupRatio = 0.25, LinearDecay = true,
-            });
-            trainer.Train(Sentences, Sentences);
+            new ClassifierHeadTrainer(model, tokenizer, EveryBlock(epochs: 1)).Train(Sentences, Sentences);
             return model.classifier.weight.data<float>().ToArray();
         }
-        Assert.Equal(Train(), Train());
+        var once = Train(first);
+        var (second, _) = TinyClassifier();
+        using (no_grad())
+            foreach (var (name, tensor) in second.state_dict()) tensor.copy_(start[name]);
+        Assert.Equal(once, Train(second));
     }
 
     static readonly IReadOnlyList<(string Text, int Label)> Sentences =
@@ -69,13 +69,23 @@ public sealed class ClassifierHeadTrainerTests
         ("Fans cheered the late goal.", 1), ("Fans late the cheered goal.", 0),
     ];
 
+    /// <summary>Both blocks of <see cref="TinyClassifier"/> trained (none frozen), with a warm-up and linear decay.</summary>
+    static ClassifierTrainingConfig EveryBlock(int epochs) =>
+        new() { TrainTopLayers = 2, Epochs = epochs, BatchSize = 4, LearningRate = 1e-3, WarmupRatio = 0.25, LinearDecay = true };
+
+    /// <summary>all-MiniLM-L6-v2's vocabulary, written once for the class.</summary>
+    static readonly Lazy<string> Vocab = new(() =>
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("rlhfkit-tiny-bert-").FullName, "vocab.txt");
+        MiniLm.WriteVocab(path);
+        return path;
+    });
+
     /// <summary>A two-block, 32-wide BERT with all-MiniLM-L6-v2's vocabulary, seeded (dropout off, so a run repeats).</summary>
     static (BertForSequenceClassification Model, IHfTokenizer Tokenizer) TinyClassifier()
     {
         manual_seed(7);
         var config = MiniLm.Config(2) with { HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 64, HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
-        var vocab = Path.Combine(Directory.CreateTempSubdirectory("rlhfkit-tiny-bert-").FullName, "vocab.txt");
-        MiniLm.WriteVocab(vocab);
-        return (new BertForSequenceClassification(config), BertTokenizer.FromVocab(vocab, doLowerCase: true));
+        return (new BertForSequenceClassification(config), BertTokenizer.FromVocab(Vocab.Value, doLowerCase: true));
     }
 }
