@@ -22,6 +22,7 @@ internal static class Commands
         DefaultValueFactory = _ => "offline",
     };
 
+    static readonly Option<int?> EvalSamplesOption = new("--eval-samples") { Description = "Summaries each policy samples of every held-out article; gains are averaged per article before their intervals (default: the profile's, 4 offline)." };
     static readonly Option<string> DeviceOption = new("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
 
     static readonly Option<string?> AssetsOption = new("--assets")
@@ -130,7 +131,7 @@ internal static class Commands
         var updateDtype = new Option<string?>("--update-dtype") { Description = "Compute type of the PPO update's matrix products: float32 (default) or bfloat16 (autocast: float32 weights, gradients and optimiser; faster on CPUs with AVX512-BF16 or AMX)." };
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
-            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, evalArticles, dtype, updateDtype, noKl, checkpointEvery,
+            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, evalArticles, EvalSamplesOption, dtype, updateDtype, noKl, checkpointEvery,
             PreferenceCommands.AlignRewardModel, PreferenceCommands.AlignRewardWeight, PreferenceCommands.AlignKeepClassifiers, PreferenceCommands.AlignInitKlCoef,
         };
         cmd.SetAction(async (parse, cancellation) =>
@@ -142,6 +143,7 @@ internal static class Commands
                 if (n < 2) return Usage($"--eval-articles must be at least 2, for a confidence interval (got {n}).");
                 config = config with { EvalArticles = n };
             }
+            if (WithEvalSamples(parse, ref config) is int bad) return bad;
             if (parse.GetValue(dtype) is string type) config = config with { InferenceDType = type, RewardDType = type };
             if (parse.GetValue(updateDtype) is string update) config = config with { UpdateDType = update };
             if (parse.GetValue(noKl)) config = config.WithoutKlPenalty();
@@ -187,7 +189,7 @@ internal static class Commands
             EvaluationResult? evaluation = null;
             if (!parse.GetValue(noEval) && run.Finished)
             {
-                Console.Error.WriteLine($"Evaluating base against aligned on {run.EvalData.Count} held-out articles...");
+                Console.Error.WriteLine($"Evaluating base against aligned on {run.EvalData.Count} held-out articles ({run.Config.EvalSamples} sample{(run.Config.EvalSamples == 1 ? "" : "s")} of each)...");
                 evaluation = run.Evaluate(log: Console.Error.WriteLine);
                 PrintSummary(evaluation);
             }
@@ -209,7 +211,7 @@ internal static class Commands
         var compare = new Option<string[]>("--compare") { Description = "Also compare other run folders' latest checkpoints (e.g. an align --no-kl run) on the same articles and seeds; writes methods.csv.", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("evaluate", "Evaluate a run's latest checkpoint against the base policy and rewrite its report and charts.")
         {
-            ProfileOption, DeviceOption, AssetsOption, run, articles, bestOf, compare,
+            ProfileOption, DeviceOption, AssetsOption, run, articles, EvalSamplesOption, bestOf, compare,
         };
         cmd.SetAction(async (parse, cancellation) =>
         {
@@ -220,6 +222,7 @@ internal static class Commands
                 if (n < 2) return Usage($"--articles must be at least 2, for a confidence interval (got {n}; EvalArticles needs 2 or more).");
                 config = config with { EvalArticles = n };
             }
+            if (WithEvalSamples(parse, ref config) is int bad) return bad;
             var ns = parse.GetValue(bestOf) ?? [];
             if (ns.Any(k => k < 1)) return Usage($"--best-of takes sample counts of 1 or more (got {ns.First(k => k < 1)}).");
             var outDir = Path.GetFullPath(parse.GetValue(run)!);
@@ -448,6 +451,15 @@ internal static class Commands
         Console.WriteLine($"{"method",-22}{"metric",-16}{"mean",10}{"gain",10}{"95% CI of gain",26}");
         for (long r = 0; r < frame.Rows.Count; r++)
             Console.WriteLine($"{frame["method"][r],-22}{frame["metric"][r],-16}{(double)frame["mean"][r]!,10:F4}{(double)frame["gain"][r]!,10:F4}{$"[{(double)frame["gain_ci_low"][r]!:F4}, {(double)frame["gain_ci_high"][r]!:F4}]",26}");
+    }
+
+    /// <summary>Applies <c>--eval-samples</c>; the usage exit code when it is below 1, else null.</summary>
+    static int? WithEvalSamples(ParseResult parse, ref AlignmentConfig config)
+    {
+        if (parse.GetValue(EvalSamplesOption) is not int k) return null;
+        if (k < 1) return Usage($"--eval-samples must be at least 1 (got {k}).");
+        config = config with { EvalSamples = k };
+        return null;
     }
 
     static int Usage(string message)

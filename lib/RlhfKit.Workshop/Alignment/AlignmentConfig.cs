@@ -29,6 +29,10 @@ public sealed record AlignmentConfig
     public string Data { get; init; } = "offline";
     /// <summary>Held-out articles to evaluate on, after the length filter.</summary>
     public int EvalArticles { get; init; } = 40;
+    /// <summary>Summaries each policy samples of every held-out article. One sample per article leaves the sampling
+    /// noise of a temperature-1 summary in each paired difference; with several, each article's samples are averaged
+    /// before the intervals, which then shrink towards the spread between articles.</summary>
+    public int EvalSamples { get; init; } = 1;
     /// <summary>Evaluate only on articles of this many characters (the workshop used 200-450); null for all.</summary>
     public (int Min, int Max)? EvalLength { get; init; } = (200, 450);
     /// <summary>Write a resumable checkpoint every this many steps (and always at the end).</summary>
@@ -114,6 +118,8 @@ public sealed record AlignmentConfig
         if (UpdateScalarType() == ScalarType.Float16) // also throws for an unknown name
             throw new ArgumentException($"UpdateDType '{UpdateDType}' (align --update-dtype): " + AutoModel.T5Float16Refused);
         if (EvalArticles < 2) throw new ArgumentException($"EvalArticles must be at least 2 for a confidence interval (got {EvalArticles}).");
+        if (EvalSamples < 1) throw new ArgumentException($"EvalSamples must be at least 1 (got {EvalSamples}).");
+        if (EvalSamples > 1 && !Generation.DoSample) throw new ArgumentException($"EvalSamples is {EvalSamples}, but Generation does not sample: every sample of an article would be the same summary.");
     }
 }
 
@@ -172,6 +178,7 @@ public static class Profiles
             MaxSteps = 80,
             MaxPromptTokens = 256,
             EvalArticles = 150,
+            EvalSamples = 4,
             CheckpointEvery = 10,
         };
     }

@@ -320,7 +320,7 @@ public sealed class AlignmentRun : IDisposable
             Log = log,
         };
         var articles = evalData.Select(a => new Evaluation.Article(a.Id, a.Text)).ToList();
-        return evaluator.Evaluate(articles, config.Generation with { Seed = config.Generation.Seed ?? 1234 }, batchSize);
+        return evaluator.Evaluate(articles, config.Generation with { Seed = config.Generation.Seed ?? 1234 }, batchSize, config.EvalSamples);
     }
 
     /// <summary>
@@ -342,7 +342,7 @@ public sealed class AlignmentRun : IDisposable
         var best = sampler.Sample(queries, generation.Seed ?? 1234, batchSize);
         var kept = Evaluation.PolicyEvaluator.EvaluateSummaries(articles, evaluation.Rows.Select(r => r.BaseSummary).ToList(), best.Select(b => b.Text).ToList(),
             reward, alignedKl: Enumerable.Repeat(BestOfNSampler.AnalyticKl(n), articles.Count).ToList(), baseKl: evaluation.Rows.Select(r => r.BaseKl).ToList(),
-            tokenizer: tokenizer, confidenceLevel: evaluation.ConfidenceLevel);
+            tokenizer: tokenizer, confidenceLevel: evaluation.ConfidenceLevel, samples: evaluation.Rows.Select(r => r.Sample).ToList());
         // The fluency proxy for the kept samples, from one reference pass (the base side is the evaluation's own).
         var (_, refLogLik) = Evaluation.PolicyEvaluator.KlAndReferenceLogLik(reference, reference, queries, best.Select(b => b.Ids).ToList());
         return kept.WithReferenceLogLik(evaluation.Rows.Select(r => r.BaseRefLogLik).ToList(), refLogLik);

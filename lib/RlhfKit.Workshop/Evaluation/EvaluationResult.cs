@@ -10,10 +10,13 @@ namespace RlhfKit.Evaluation;
 public sealed record Article(string Id, string Text);
 
 /// <summary>One article's outcome: both summaries, every reward component and the total for each, the sequence-level
-/// KL of each policy to the reference on its own summary, and the summaries' lengths.</summary>
+/// KL of each policy to the reference on its own summary, and the summaries' lengths. An evaluation that samples each
+/// article several times has one row per sample, with the article's <see cref="Id"/> and its own <see cref="Sample"/>.</summary>
 public sealed record EvaluationRow
 {
     public required string Id { get; init; }
+    /// <summary>Which of the article's samples this row holds: 0 for the first (and only, with one sample per article).</summary>
+    public int Sample { get; init; }
     public required string Article { get; init; }
     public required string BaseSummary { get; init; }
     public required string AlignedSummary { get; init; }
@@ -106,6 +109,9 @@ public sealed class EvaluationResult
             foreach (var c in components)
                 if (!r.BaseComponents.ContainsKey(c) || !r.AlignedComponents.ContainsKey(c))
                     throw new ArgumentException($"Row '{r.Id}' lacks the score of component '{c}'.", nameof(rows));
+        var repeated = rows.GroupBy(r => (r.Id, r.Sample)).FirstOrDefault(g => g.Count() > 1);
+        if (repeated is not null)
+            throw new ArgumentException($"Article '{repeated.Key.Id}' has {repeated.Count()} rows for sample {repeated.Key.Sample}: each sample of an article needs a row of its own.", nameof(rows));
         Components = [.. components];
         Rows = [.. rows];
         Generation = generation;
@@ -126,9 +132,14 @@ public sealed class EvaluationResult
     public IReadOnlyList<string> FluencyMetrics => [.. new[] { RefLogLik, Distinct2 }
         .Where(m => Rows.Any(r => !double.IsNaN(r.Base(m)) && !double.IsNaN(r.Aligned(m))))];
 
+    /// <summary>Samples per article: the most rows any article has (1 unless the evaluator drew several).</summary>
+    public int SamplesPerArticle => Rows.Count == 0 ? 0 : Rows.GroupBy(r => r.Id).Max(g => g.Count());
+
     /// <summary>One row per reward metric, then <c>kl</c>, <c>tokens</c>, <c>words</c> and the fluency proxies. Rows
     /// with an unknown value (token counts of pre-generated text, a one-word summary's distinct-2) are left out of that
-    /// metric; its N says how many remain.</summary>
+    /// metric; its N says how many articles remain. With several samples per article, each article's samples are
+    /// averaged first and the intervals are t intervals over those per-article means (the articles are the independent
+    /// units; a sample's noise shrinks with the number of samples, the spread between articles does not).</summary>
     public IReadOnlyList<MetricSummary> Summary => _summary ??= [.. RewardMetrics.Concat([Kl, Tokens, Words]).Concat(FluencyMetrics).Select(Summarize)];
 
     public MetricSummary Metric(string name) => Summary.FirstOrDefault(s => s.Metric == name)
@@ -136,7 +147,7 @@ public sealed class EvaluationResult
 
     MetricSummary Summarize(string metric)
     {
-        var pairs = Rows.Select(r => (B: r.Base(metric), A: r.Aligned(metric))).Where(p => !double.IsNaN(p.B) && !double.IsNaN(p.A)).ToList();
+        var pairs = PerArticle(Rows, metric);
         var b = MeanInterval.Of(pairs.Select(p => p.B).ToList(), ConfidenceLevel);
         var a = MeanInterval.Of(pairs.Select(p => p.A).ToList(), ConfidenceLevel);
         var d = MeanInterval.Of(pairs.Select(p => p.A - p.B).ToList(), ConfidenceLevel);
@@ -145,6 +156,14 @@ public sealed class EvaluationResult
         return new MetricSummary(metric, pairs.Count, b.Mean, a.Mean, a.Low, a.High, d.Mean, d.Sd, d.Low, d.High, gain);
     }
 
+    /// <summary>Per article (in the order of its first row), the mean of <paramref name="metric"/> over its rows that have
+    /// a value on both sides, base and aligned; articles with no such row are left out.</summary>
+    internal static List<(double B, double A)> PerArticle(IEnumerable<EvaluationRow> rows, string metric) =>
+        [.. rows.Select(r => (r.Id, B: r.Base(metric), A: r.Aligned(metric)))
+            .Where(p => !double.IsNaN(p.B) && !double.IsNaN(p.A))
+            .GroupBy(p => p.Id, StringComparer.Ordinal)
+            .Select(g => (g.Average(p => p.B), g.Average(p => p.A)))];
+
     // ---------------------------------------------------------------- tables
 
     /// <summary>Column names of the per-article table, in order.</summary>
@@ -152,7 +171,9 @@ public sealed class EvaluationResult
     {
         get
         {
-            var names = new List<string> { "id", "article", "base_summary", "aligned_summary" };
+            var names = new List<string> { "id" };
+            if (HasSamples) names.Add("sample");
+            names.AddRange(["article", "base_summary", "aligned_summary"]);
             foreach (var m in RewardMetrics) names.AddRange([$"base_{m}", $"aligned_{m}", $"delta_{m}"]);
             names.AddRange(["base_kl", "aligned_kl", "base_tokens", "aligned_tokens", "base_words", "aligned_words",
                 "base_ref_loglik", "aligned_ref_loglik", "base_distinct2", "aligned_distinct2"]);
@@ -160,16 +181,20 @@ public sealed class EvaluationResult
         }
     }
 
-    /// <summary>One row per article: id, texts, base/aligned/delta of the total and each component, KL, lengths.</summary>
+    /// <summary>Whether any article has more than one sample: the tables then carry a <c>sample</c> column after <c>id</c>.</summary>
+    bool HasSamples => Rows.Any(r => r.Sample != 0);
+
+    /// <summary>One row per article (per article and sample when there are several): id, texts, base/aligned/delta of the
+    /// total and each component, KL, lengths.</summary>
     public DataFrame ToDataFrame()
     {
-        var columns = new List<DataFrameColumn>
-        {
-            new StringDataFrameColumn("id", Rows.Select(r => r.Id)),
+        var columns = new List<DataFrameColumn> { new StringDataFrameColumn("id", Rows.Select(r => r.Id)) };
+        if (HasSamples) columns.Add(new Int32DataFrameColumn("sample", Rows.Select(r => r.Sample)));
+        columns.AddRange([
             new StringDataFrameColumn("article", Rows.Select(r => r.Article)),
             new StringDataFrameColumn("base_summary", Rows.Select(r => r.BaseSummary)),
             new StringDataFrameColumn("aligned_summary", Rows.Select(r => r.AlignedSummary)),
-        };
+        ]);
         foreach (var m in RewardMetrics)
         {
             columns.Add(new DoubleDataFrameColumn($"base_{m}", Rows.Select(r => r.Base(m))));
@@ -217,7 +242,9 @@ public sealed class EvaluationResult
         Csv.AppendRecord(sb, ColumnNames);
         foreach (var r in Rows)
         {
-            var fields = new List<string?> { r.Id, r.Article, r.BaseSummary, r.AlignedSummary };
+            var fields = new List<string?> { r.Id };
+            if (HasSamples) fields.Add(r.Sample.ToString(CultureInfo.InvariantCulture));
+            fields.AddRange([r.Article, r.BaseSummary, r.AlignedSummary]);
             foreach (var m in RewardMetrics) fields.AddRange([Csv.Number(r.Base(m)), Csv.Number(r.Aligned(m)), Csv.Number(r.Aligned(m) - r.Base(m))]);
             fields.AddRange([Csv.Number(r.BaseKl), Csv.Number(r.AlignedKl), r.BaseTokens?.ToString(CultureInfo.InvariantCulture),
                 r.AlignedTokens?.ToString(CultureInfo.InvariantCulture), r.BaseWords.ToString(CultureInfo.InvariantCulture), r.AlignedWords.ToString(CultureInfo.InvariantCulture),
@@ -263,7 +290,7 @@ public sealed class EvaluationResult
             double Optional(string name) => index.ContainsKey(name) ? D(name) : double.NaN;
             rows.Add(new EvaluationRow
             {
-                Id = f[Col("id")], Article = f[Col("article")], BaseSummary = f[Col("base_summary")], AlignedSummary = f[Col("aligned_summary")],
+                Id = f[Col("id")], Sample = index.ContainsKey("sample") ? I("sample") ?? 0 : 0, Article = f[Col("article")], BaseSummary = f[Col("base_summary")], AlignedSummary = f[Col("aligned_summary")],
                 BaseTotal = D("base_total"), AlignedTotal = D("aligned_total"),
                 BaseComponents = components.ToDictionary(c => c, c => D($"base_{c}")),
                 AlignedComponents = components.ToDictionary(c => c, c => D($"aligned_{c}")),
@@ -339,7 +366,10 @@ public sealed class EvaluationResult
         var ci = (100 * ConfidenceLevel).ToString("0.#", CultureInfo.InvariantCulture) + "% CI";
         var sb = new StringBuilder();
         sb.AppendLine("# Evaluation: base vs aligned policy").AppendLine();
-        sb.AppendLine($"{Rows.Count} held-out articles; differences are paired (aligned − base), intervals are paired t intervals ({ci}).");
+        int articles = Rows.Select(r => r.Id).Distinct().Count(), samples = SamplesPerArticle;
+        sb.AppendLine(samples > 1
+            ? $"{articles} held-out articles, {samples} samples of each per policy; differences are paired (aligned − base) and averaged per article, intervals are t intervals over the {articles} per-article means ({ci})."
+            : $"{articles} held-out articles; differences are paired (aligned − base), intervals are paired t intervals ({ci}).");
         if (Generation is { } g)
             sb.AppendLine().AppendLine($"Decoding (same for both policies): max_new_tokens={g.MaxNewTokens}, do_sample={g.DoSample.ToString().ToLowerInvariant()}, " +
                 $"temperature={F(g.Temperature)}, top_k={g.TopK}, top_p={F(g.TopP)}, seed={g.Seed?.ToString(CultureInfo.InvariantCulture) ?? "none"}.");
@@ -369,7 +399,7 @@ public sealed class EvaluationResult
             sb.AppendLine($"- **Length in tokens**: base {F(tokens.BaseMean)}, aligned {F(tokens.AlignedMean)} (Δ {Signed(tokens.DiffMean)}, {ci} {Interval(tokens.DiffCiLow, tokens.DiffCiHigh)}).");
         var improved = Rows.Count(r => r.DeltaTotal > 0);
         var worsened = Rows.Count(r => r.DeltaTotal < 0);
-        sb.AppendLine($"- Total reward improved on {improved}, worsened on {worsened}, unchanged on {Rows.Count - improved - worsened} articles.");
+        sb.AppendLine($"- Total reward improved on {improved}, worsened on {worsened}, unchanged on {Rows.Count - improved - worsened} {(samples > 1 ? "samples" : "articles")}.");
         sb.AppendLine();
 
         sb.AppendLine("## Biggest movers").AppendLine();
@@ -377,7 +407,7 @@ public sealed class EvaluationResult
         AppendMovers(sb, "Worsened most", Rows.Where(r => r.DeltaTotal < 0).OrderBy(r => r.DeltaTotal).Take(movers).ToList());
 
         sb.AppendLine("## Side by side").AppendLine();
-        foreach (var r in Rows.Take(examples))
+        foreach (var r in Rows.Where(r => r.Sample == 0).Take(examples))
         {
             sb.AppendLine($"### {Inline(r.Id)}").AppendLine();
             sb.AppendLine($"> {Inline(Excerpt(r.Article, 300))}").AppendLine();

@@ -36,14 +36,13 @@ public static class MethodComparison
         foreach (var m in metrics)
         {
             var first = methods[0].Evaluation;
-            var baseValues = first.Rows.Select(r => r.Base(m)).ToList();
-            var ci = MeanInterval.Of(baseValues, first.ConfidenceLevel);
+            var ci = MeanInterval.Of(EvaluationResult.PerArticle(first.Rows, m).Select(p => p.B).ToList(), first.ConfidenceLevel);
             Add("base", m, ci.Mean, ci.Low, ci.High, 0, 0, 0);
         }
         foreach (var (name, evaluation) in methods)
         {
             if (evaluation.Rows.Count != methods[0].Evaluation.Rows.Count)
-                throw new ArgumentException($"'{name}' was evaluated on {evaluation.Rows.Count} articles, '{methods[0].Method}' on {methods[0].Evaluation.Rows.Count}: compare methods on the same articles.", nameof(methods));
+                throw new ArgumentException($"'{name}' was evaluated on {evaluation.Rows.Count} rows (articles × samples), '{methods[0].Method}' on {methods[0].Evaluation.Rows.Count}: compare methods on the same articles and samples.", nameof(methods));
             foreach (var m in metrics)
             {
                 var s = evaluation.Metric(m);

@@ -60,16 +60,27 @@ public sealed class PolicyEvaluator
     /// <summary>Progress messages, one per batch.</summary>
     public Action<string>? Log { get; init; }
 
-    public EvaluationResult Evaluate(IReadOnlyList<Article> articles, GenerationConfig generation, int batchSize = 8)
+    /// <summary>Generates a summary of every article with both policies (the same seed for both, batch by batch), scores
+    /// them, and measures each one's KL to the reference. With <paramref name="samplesPerArticle"/> above 1 it does so
+    /// again with fresh seeds (sampling only) and keeps one row per article and sample; <see cref="EvaluationResult.Summary"/>
+    /// then averages each article's samples before its intervals. Sample 0 is what a one-sample evaluation gives.</summary>
+    public EvaluationResult Evaluate(IReadOnlyList<Article> articles, GenerationConfig generation, int batchSize = 8, int samplesPerArticle = 1)
     {
         ArgumentNullException.ThrowIfNull(articles);
         ArgumentNullException.ThrowIfNull(generation);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(samplesPerArticle, 1);
         generation.Validate();
+        if (samplesPerArticle > 1 && !generation.DoSample)
+            throw new ArgumentException($"samplesPerArticle is {samplesPerArticle}, but without sampling (DoSample = false) every sample of an article is the same summary.", nameof(samplesPerArticle));
         EvaluationResult.CheckReward(Reward); // before the expensive part
         if (articles.Select(a => a.Id).Distinct().Count() != articles.Count) throw new ArgumentException("Article ids must be distinct.", nameof(articles));
         var config = generation.DoSample && generation.Seed is null ? generation with { Seed = 0 } : generation;
 
+        int batches = (articles.Count + batchSize - 1) / batchSize;
+        var articleCount = articles.Count;
+        // Sample s repeats the articles with seeds that no other sample's batch uses: seed + s·batches + batch.
+        articles = [.. Enumerable.Range(0, samplesPerArticle).SelectMany(_ => articles)];
         var n = articles.Count;
         var baseIds = new long[n][];
         var alignedIds = new long[n][];
@@ -82,13 +93,14 @@ public sealed class PolicyEvaluator
         try
         {
             foreach (var m in models) m.eval();
-            for (int start = 0, k = 0; start < n; start += batchSize, k++)
+            for (int sample = 0; sample < samplesPerArticle; sample++)
+            for (int batch = 0; batch < batches; batch++)
             {
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
-                int count = Math.Min(batchSize, n - start);
+                int start = sample * articleCount + batch * batchSize, count = Math.Min(batchSize, articleCount - batch * batchSize);
                 var queries = PromptedBatch.Queries(articles.Skip(start).Take(count).Select(a => a.Text), Tokenizer, MaxInputLength);
-                var batchConfig = config.DoSample ? config with { Seed = config.Seed!.Value + k } : config;
+                var batchConfig = config.DoSample ? config with { Seed = config.Seed!.Value + sample * batches + batch } : config;
                 var b = GenerateIds(BaseModel, queries, batchConfig);
                 var a = GenerateIds(AlignedModel, queries, batchConfig);
                 var (klB, refB) = KlAndReferenceLogLik(BaseModel, Reference, queries, b);
@@ -99,7 +111,7 @@ public sealed class PolicyEvaluator
                     baseKl[start + i] = klB[i]; alignedKl[start + i] = klA[i];
                     baseRef[start + i] = refB[i]; alignedRef[start + i] = refA[i];
                 }
-                Log?.Invoke($"evaluated {start + count}/{n} articles");
+                Log?.Invoke(samplesPerArticle == 1 ? $"evaluated {start + count}/{n} articles" : $"evaluated {start + count}/{n} summaries ({articleCount} articles x {samplesPerArticle} samples)");
             }
         }
         finally
@@ -111,7 +123,7 @@ public sealed class PolicyEvaluator
         var alignedTexts = Tokenizer.Decode(alignedIds);
         return Build(articles, baseTexts, alignedTexts, Reward, baseKl, alignedKl,
             baseIds.Select(ContentLength).Select(x => (int?)x).ToList(), alignedIds.Select(ContentLength).Select(x => (int?)x).ToList(),
-            baseIds, alignedIds, batchSize, config, ConfidenceLevel).WithReferenceLogLik(baseRef, alignedRef);
+            baseIds, alignedIds, batchSize, config, ConfidenceLevel, samples: [.. Enumerable.Range(0, n).Select(i => i / articleCount)]).WithReferenceLogLik(baseRef, alignedRef);
     }
 
     /// <summary>Evaluates summaries generated elsewhere (or saved earlier): scores both sides with
@@ -119,30 +131,33 @@ public sealed class PolicyEvaluator
     /// <paramref name="tokenizer"/> (without special tokens) and are left unknown without one.</summary>
     public static EvaluationResult EvaluateSummaries(IReadOnlyList<Article> articles, IReadOnlyList<string> baseSummaries,
         IReadOnlyList<string> alignedSummaries, CompositeReward reward, IReadOnlyList<double> alignedKl,
-        IReadOnlyList<double>? baseKl = null, IHfTokenizer? tokenizer = null, int batchSize = 32, double confidenceLevel = 0.95)
+        IReadOnlyList<double>? baseKl = null, IHfTokenizer? tokenizer = null, int batchSize = 32, double confidenceLevel = 0.95,
+        IReadOnlyList<int>? samples = null)
     {
         ArgumentNullException.ThrowIfNull(articles);
         ArgumentNullException.ThrowIfNull(baseSummaries);
         ArgumentNullException.ThrowIfNull(alignedSummaries);
         ArgumentNullException.ThrowIfNull(alignedKl);
         int n = articles.Count;
+        if (samples is not null && samples.Count != n) throw new ArgumentException($"Expected {n} sample indices (one per row); got {samples.Count}.", nameof(samples));
         if (baseSummaries.Count != n || alignedSummaries.Count != n || alignedKl.Count != n || (baseKl is not null && baseKl.Count != n))
             throw new ArgumentException($"Expected {n} base summaries, aligned summaries and KL values (one per article); got {baseSummaries.Count}, {alignedSummaries.Count}, {alignedKl.Count}" +
                 (baseKl is null ? "." : $" and {baseKl.Count} base KL values."));
         List<int?> Lengths(IReadOnlyList<string> texts) => texts.Select(t => tokenizer is null ? (int?)null : tokenizer.Encode(t, addSpecialTokens: false).Count).ToList();
         return Build(articles, baseSummaries, alignedSummaries, reward, baseKl ?? new double[n], alignedKl,
-            Lengths(baseSummaries), Lengths(alignedSummaries), null, null, batchSize, null, confidenceLevel);
+            Lengths(baseSummaries), Lengths(alignedSummaries), null, null, batchSize, null, confidenceLevel, samples);
     }
 
     static EvaluationResult Build(IReadOnlyList<Article> articles, IReadOnlyList<string> baseTexts, IReadOnlyList<string> alignedTexts,
         CompositeReward reward, IReadOnlyList<double> baseKl, IReadOnlyList<double> alignedKl, IReadOnlyList<int?> baseTokens,
-        IReadOnlyList<int?> alignedTokens, long[][]? baseIds, long[][]? alignedIds, int batchSize, GenerationConfig? generation, double level)
+        IReadOnlyList<int?> alignedTokens, long[][]? baseIds, long[][]? alignedIds, int batchSize, GenerationConfig? generation, double level,
+        IReadOnlyList<int>? samples = null)
     {
         var b = EvaluationResult.ScoreInBatches(reward, baseTexts, batchSize);
         var a = EvaluationResult.ScoreInBatches(reward, alignedTexts, batchSize);
         var rows = articles.Select((art, i) => new EvaluationRow
         {
-            Id = art.Id, Article = art.Text, BaseSummary = baseTexts[i], AlignedSummary = alignedTexts[i],
+            Id = art.Id, Sample = samples?[i] ?? 0, Article = art.Text, BaseSummary = baseTexts[i], AlignedSummary = alignedTexts[i],
             BaseTotal = b.Total[i], AlignedTotal = a.Total[i],
             BaseComponents = b.Components.ToDictionary(kv => kv.Key, kv => kv.Value[i]),
             AlignedComponents = a.Components.ToDictionary(kv => kv.Key, kv => kv.Value[i]),

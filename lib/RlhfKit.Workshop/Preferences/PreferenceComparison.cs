@@ -35,7 +35,9 @@ public static class PreferenceComparison
 
     /// <summary>Evaluates each of <paramref name="policies"/> (name, model) against <paramref name="basePolicy"/> (also
     /// the KL's reference) on <paramref name="articles"/> with <paramref name="judge"/>, with the profile's decoding and
-    /// prompt length, as <see cref="AlignmentRun.Evaluate"/> does.</summary>
+    /// prompt length, as <see cref="AlignmentRun.Evaluate"/> does, but one sample per article whatever the profile's
+    /// <see cref="AlignmentConfig.EvalSamples"/>: the win rate's Wilson interval counts independent pairs, and several
+    /// samples of one article are not.</summary>
     public static IReadOnlyList<MethodResult> Evaluate(AlignmentConfig config, T5ForConditionalGeneration basePolicy,
         IReadOnlyList<(string Name, T5ForConditionalGeneration Policy)> policies, IHfTokenizer tokenizer, CompositeReward judge,
         IReadOnlyList<NewsArticle> articles, Action<string>? log = null)
@@ -46,7 +48,7 @@ public static class PreferenceComparison
         return policies.Select(p =>
         {
             log?.Invoke($"Evaluating {p.Name} against the base on {data.Count} held-out articles");
-            return new MethodResult(p.Name, AlignmentRun.EvaluatePolicies(config, basePolicy, p.Policy, tokenizer, judge, data, batchSize: 8, log));
+            return new MethodResult(p.Name, AlignmentRun.EvaluatePolicies(config with { EvalSamples = 1 }, basePolicy, p.Policy, tokenizer, judge, data, batchSize: 8, log));
         }).ToList();
     }
 

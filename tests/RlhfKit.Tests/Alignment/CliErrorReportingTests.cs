@@ -88,6 +88,8 @@ public sealed class CliErrorReportingTests : IDisposable
         AssertOneLineError(await Cli("align", "--eval-articles", "1", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "--eval-articles", "at least 2");
         AssertOneLineError(await Cli("bench", "--dtype", "float16", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "--dtype 'float16'");
         AssertOneLineError(await Cli("evaluate", "--articles", "1", "--run", NewDir("run")), ExitCodes.Usage, "EvalArticles");
+        AssertOneLineError(await Cli("align", "--eval-samples", "0", "--out", Path.Combine(_dir.FullName, "never")), ExitCodes.Usage, "--eval-samples", "at least 1");
+        AssertOneLineError(await Cli("evaluate", "--eval-samples", "0", "--run", NewDir("run3")), ExitCodes.Usage, "--eval-samples", "at least 1");
         AssertOneLineError(await Cli("generate", "--articles", "0"), ExitCodes.Usage, "--articles");
         AssertOneLineError(await Cli("generate", "--device", "tpu", "--policy", NewDir("p")), ExitCodes.Usage, "Unknown device 'tpu'");
         AssertOneLineError(await Cli("evaluate", "--best-of", "4", "0", "--run", NewDir("run2")), ExitCodes.Usage, "--best-of");

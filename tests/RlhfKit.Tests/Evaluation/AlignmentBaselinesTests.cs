@@ -133,6 +133,18 @@ public class AlignmentBaselinesTests
     }
 
     [Fact]
+    public void EvalSamplesMustBeAtLeastOneAndNeedSampledDecoding()
+    {
+        Assert.Equal(4, Profiles.Offline().EvalSamples);
+        Assert.Equal(1, Profiles.Workshop.EvalSamples);
+        var none = Assert.Throws<ArgumentException>(() => (Profiles.Offline() with { EvalSamples = 0 }).Validate());
+        Assert.Contains("EvalSamples", none.Message);
+        var greedy = Assert.Throws<ArgumentException>(() => (Profiles.Offline() with { Generation = Profiles.Offline().Generation with { DoSample = false } }).Validate());
+        Assert.Contains("EvalSamples is 4", greedy.Message);
+        (Profiles.Offline() with { EvalSamples = 1, Generation = Profiles.Offline().Generation with { DoSample = false } }).Validate();
+    }
+
+    [Fact]
     public void TheRunWithoutAKlPenaltyHasACoefficientOfZeroThatNeverAdapts()
     {
         var config = Profiles.Offline().WithoutKlPenalty();

@@ -92,6 +92,42 @@ public class EvaluationStatisticsTests
     static int Words(string s) => s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
 
     [Fact]
+    public void SeveralSamplesOfAnArticleAreAveragedBeforeTheIntervalAndSurviveTheCsv()
+    {
+        // Sample 1 of article i is scored as sample 0 of article (i + 1) % 5: the per-article means are easy to state.
+        int[] next = [1, 2, 3, 4, 0];
+        var articles = Articles().Concat(Articles()).ToList();
+        var result = PolicyEvaluator.EvaluateSummaries(articles, [.. BaseTexts, .. next.Select(j => BaseTexts[j])],
+            [.. AlignedTexts, .. next.Select(j => AlignedTexts[j])], TableReward(), [.. KlAligned, .. next.Select(j => KlAligned[j])],
+            [.. KlBase, .. next.Select(j => KlBase[j])], batchSize: 3, samples: [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+        Assert.Equal(2, result.SamplesPerArticle);
+        double[] Mean(double[] x) => [.. Enumerable.Range(0, 5).Select(i => (x[i] + x[next[i]]) / 2)];
+        Check(result.Metric("alpha"), Mean(AlphaBase), Mean(AlphaAligned)); // N is 5 articles, not 10 rows
+        Check(result.Metric("beta"), Mean(BetaBase), Mean(BetaAligned));
+        Check(result.Metric("kl"), Mean(KlBase), Mean(KlAligned), gain: false);
+
+        // The tables carry the sample, and a table read back gives the same summary.
+        Assert.Equal(["id", "sample", "article"], result.ColumnNames.Take(3));
+        Assert.Equal(1, (int)result.ToDataFrame()["sample"][7]!);
+        var path = Path.Combine(Directory.CreateTempSubdirectory("rlhfkit-samples-").FullName, "evaluation.csv");
+        result.SaveCsv(path);
+        var loaded = EvaluationResult.LoadCsv(path);
+        Assert.Equal(result.Rows.Select(r => (r.Id, r.Sample)), loaded.Rows.Select(r => (r.Id, r.Sample)));
+        Assert.Equal(result.Metric("total"), loaded.Metric("total"));
+        Assert.Contains("5 held-out articles, 2 samples of each per policy", result.ToMarkdown());
+
+        // The methods table's base row is the same per-article mean.
+        var methods = MethodComparison.ToDataFrame([new MethodResult("ppo", result)]);
+        Assert.Equal(Mean(AlphaBase).Average(), (double)methods["mean"][1]!, 1e-9);
+        Assert.Equal("alpha", (string)methods["metric"][1]!);
+
+        // Two rows for the same sample of one article are refused, naming the article.
+        var twice = Assert.Throws<ArgumentException>(() => new EvaluationResult(result.Components, [result.Rows[0], result.Rows[0] with { AlignedTotal = 9 }]));
+        Assert.Contains("'id0'", twice.Message);
+        Assert.Contains("sample 0", twice.Message);
+    }
+
+    [Fact]
     public void DataFramesCarryTheRowsAndTheSummary()
     {
         var result = Result();

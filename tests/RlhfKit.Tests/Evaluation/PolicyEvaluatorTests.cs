@@ -65,6 +65,39 @@ public class PolicyEvaluatorTests
     }
 
     [Fact]
+    public void SeveralSamplesPerArticleStartWithTheOneSampleRunAndDrawFreshSummariesAfterIt()
+    {
+        var tok = Tokenizer();
+        var baseModel = Model(1, tok.VocabSize);
+        var aligned = Model(2, tok.VocabSize);
+        var evaluator = new PolicyEvaluator(baseModel, aligned, tok, Reward()) { MaxInputLength = 48 };
+        var sampling = GenerationConfig.PpoRollout(maxNewTokens: 12, seed: 5);
+        var one = evaluator.Evaluate(Articles(7), sampling, batchSize: 3);
+        var three = evaluator.Evaluate(Articles(7), sampling, batchSize: 3, samplesPerArticle: 3);
+
+        Assert.Equal(21, three.Rows.Count);
+        Assert.Equal(3, three.SamplesPerArticle);
+        Assert.Equal(Enumerable.Range(0, 21).Select(i => i / 7), three.Rows.Select(r => r.Sample));
+        Assert.Equal(Enumerable.Range(0, 21).Select(i => Articles(7)[i % 7].Id), three.Rows.Select(r => r.Id));
+        // Sample 0 is the one-sample evaluation, to the bit.
+        for (int i = 0; i < 7; i++)
+        {
+            Assert.Equal(one.Rows[i].BaseResponseIds, three.Rows[i].BaseResponseIds);
+            Assert.Equal(one.Rows[i].AlignedResponseIds, three.Rows[i].AlignedResponseIds);
+            Assert.Equal(one.Rows[i].AlignedKl, three.Rows[i].AlignedKl);
+        }
+        // Later samples use other seeds: not a copy of sample 0.
+        Assert.Contains(Enumerable.Range(7, 14), i => three.Rows[i].AlignedSummary != three.Rows[i % 7].AlignedSummary);
+        Assert.Equal(7, three.Metric(EvaluationResult.Total).N);
+        var perArticle = Enumerable.Range(0, 7).Select(i => new[] { 0, 1, 2 }.Average(s => three.Rows[s * 7 + i].DeltaTotal)).ToArray();
+        Assert.Equal(perArticle.Average(), three.Metric(EvaluationResult.Total).DiffMean, 1e-9);
+
+        // Greedy decoding would give the same summary every time: refused, naming the parameter.
+        var greedy = Assert.Throws<ArgumentException>(() => evaluator.Evaluate(Articles(7), sampling with { DoSample = false }, samplesPerArticle: 2));
+        Assert.Equal("samplesPerArticle", greedy.ParamName);
+    }
+
+    [Fact]
     public void PerturbedPolicyHasPositiveKlAndNumbersMatchADirectComputation()
     {
         var tok = Tokenizer();
