@@ -126,12 +126,13 @@ internal static class Commands
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the final evaluation." };
         var evalArticles = new Option<int?>("--eval-articles") { Description = "Evaluate on this many held-out articles (default: the profile's; at least 2)." };
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every N steps (default: the profile's)." };
+        var seed = new Option<int?>("--seed") { Description = "PPO's seed (TRL's PPOConfig.seed): the value head's start, the order of the articles and the rollouts' sampling (default: the profile's, 0). The evaluation's sampling does not change with it." };
         var noKl = new Option<bool>("--no-kl") { Description = "Train without the KL penalty (coefficient 0, not adapted): the lesson's reward-hacking run. The KL is still measured." };
         var dtype = new Option<string?>("--dtype") { Description = "Compute type of rollouts and reward scoring: float32 or bfloat16 (the PPO update stays float32; float16 is refused: T5 overflows it). Default: float32, except that the workshop profiles score rewards in bfloat16 on a CPU with native bfloat16 (AVX512-BF16 or AMX)." };
         var updateDtype = new Option<string?>("--update-dtype") { Description = "Compute type of the PPO update's matrix products: float32 (default) or bfloat16 (autocast: float32 weights, gradients and optimiser; faster on CPUs with AVX512-BF16 or AMX)." };
         var cmd = new Command("align", "Run PPO alignment end to end: load, train with progress, checkpoint, evaluate, write charts and a report.")
         {
-            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, evalArticles, EvalSamplesOption, dtype, updateDtype, noKl, checkpointEvery,
+            ProfileOption, DeviceOption, AssetsOption, output, maxSteps, noEval, evalArticles, EvalSamplesOption, dtype, updateDtype, noKl, checkpointEvery, seed,
             PreferenceCommands.AlignRewardModel, PreferenceCommands.AlignRewardWeight, PreferenceCommands.AlignKeepClassifiers, PreferenceCommands.AlignInitKlCoef,
         };
         cmd.SetAction(async (parse, cancellation) =>
@@ -148,6 +149,7 @@ internal static class Commands
             if (parse.GetValue(updateDtype) is string update) config = config with { UpdateDType = update };
             if (parse.GetValue(noKl)) config = config.WithoutKlPenalty();
             if (parse.GetValue(checkpointEvery) is int every) config = config with { CheckpointEvery = every };
+            if (parse.GetValue(seed) is int s) config = config with { Ppo = config.Ppo with { Seed = s } };
             config = PreferenceCommands.ApplyRewardModel(parse, config); // --reward-model: PPO on a learned reward
             config.Validate(); // names a bad --dtype or --update-dtype before anything loads
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", $"{config.Profile}-{DateTime.Now:yyyyMMdd-HHmmss}"));

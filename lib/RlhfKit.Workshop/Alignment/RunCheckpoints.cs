@@ -117,7 +117,7 @@ public sealed class RunCheckpoints
             ["step"] = step, ["kl_coef"] = state.Trainer.KlCoef, ["score_count"] = state.Trainer.ScoreCount,
             ["score_mean"] = state.Trainer.ScoreMean, ["score_var"] = state.Trainer.ScoreVar,
             ["epoch"] = state.Position.Epoch, ["next_batch"] = state.Position.NextBatch,
-            ["kl_strikes"] = state.KlStrikes, ["profile"] = profile, ["policy"] = policy,
+            ["kl_strikes"] = state.KlStrikes, ["profile"] = profile, ["policy"] = policy, ["seed"] = trainer.Config.Seed,
         };
         AtomicFile.WriteAllText(Path.Combine(temp, TrainerStateFile), run.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }

@@ -21,7 +21,8 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
 
         var (code, output) = await Cli("align", "--profile", "offline", "--out", outDir, "--max-steps", "3", "--eval-articles", "8");
         Assert.True(code == 0, output);
-        Assert.Contains("on 8 held-out articles", output);
+        Assert.Contains("on 8 held-out articles (4 samples of each)", output);
+        Assert.Equal(1 + 8 * 4, EvaluationTestData.ReadCsv(File.ReadAllText(Path.Combine(outDir, "evaluation.csv"))).Count); // header + 8 articles x 4 samples
         Assert.Contains($"Output folder: {outDir}", output);
         Assert.Equal(3, File.ReadAllLines(Path.Combine(outDir, "stats.jsonl")).Length);
         var csv = File.ReadAllLines(Path.Combine(outDir, "stats.csv"));
@@ -49,10 +50,15 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
         // A short run without the KL penalty beside it, then one evaluation that compares the run, that run and best-of-2
         // on the same articles (the README's figures for lesson 04 come from this command).
         var noKl = Directory.CreateTempSubdirectory("rlhfkit-align-nokl-").FullName;
-        (code, output) = await Cli("align", "--profile", "offline", "--out", noKl, "--max-steps", "2", "--no-kl", "--no-eval");
+        (code, output) = await Cli("align", "--profile", "offline", "--out", noKl, "--max-steps", "2", "--no-kl", "--no-eval", "--seed", "7");
         Assert.True(code == 0, output);
-        (code, output) = await Cli("evaluate", "--profile", "offline", "--run", outDir, "--articles", "4", "--best-of", "2", "--compare", noKl);
+        using (var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(noKl, "checkpoints", "step-000002", "trainer_state.json"))))
+            Assert.Equal(7, state.RootElement.GetProperty("seed").GetInt32());
+        (code, output) = await Cli("evaluate", "--profile", "offline", "--run", outDir, "--articles", "4", "--eval-samples", "2", "--best-of", "2", "--compare", noKl);
         Assert.True(code == 0, output);
+        var rows = EvaluationTestData.ReadCsv(File.ReadAllText(Path.Combine(outDir, "evaluation.csv")));
+        Assert.Equal(["id", "sample"], rows[0].Take(2));
+        Assert.Equal([0, 0, 0, 0, 1, 1, 1, 1], rows.Skip(1).Select(r => int.Parse(r[1], System.Globalization.CultureInfo.InvariantCulture)));
         var methods = EvaluationTestData.ReadCsv(File.ReadAllText(Path.Combine(outDir, "methods.csv")));
         Assert.Equal(["method", "metric", "mean", "mean_ci_low", "mean_ci_high", "gain", "gain_ci_low", "gain_ci_high"], methods[0]);
         Assert.Equal(["base", Path.GetFileName(outDir), Path.GetFileName(noKl), "best-of-2"], methods.Skip(1).Select(r => r[0]).Distinct());
