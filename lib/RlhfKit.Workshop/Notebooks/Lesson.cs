@@ -19,6 +19,8 @@ public static class Lesson
     public const string StepsVariable = "RLHFKIT_NOTEBOOK_STEPS";
     /// <summary>Overrides the profile's <see cref="AlignmentConfig.EvalArticles"/>.</summary>
     public const string EvalArticlesVariable = "RLHFKIT_NOTEBOOK_EVAL_ARTICLES";
+    /// <summary>Overrides the profile's <see cref="AlignmentConfig.EvalSamples"/> (summaries per held-out article).</summary>
+    public const string EvalSamplesVariable = "RLHFKIT_NOTEBOOK_EVAL_SAMPLES";
     /// <summary>Where the notebooks keep their runs (default <c>runs/</c> in the kit's folder).</summary>
     public const string RunsVariable = "RLHFKIT_RUNS";
 
@@ -32,6 +34,7 @@ public static class Lesson
         var config = Profiles.Get(Env(ProfileVariable) ?? profile) with { Device = Env(DeviceVariable) ?? device };
         if (Env(StepsVariable) is string steps) config = config with { MaxSteps = PositiveInt(StepsVariable, steps) };
         if (Env(EvalArticlesVariable) is string eval) config = config with { EvalArticles = PositiveInt(EvalArticlesVariable, eval) };
+        if (Env(EvalSamplesVariable) is string samples) config = config with { EvalSamples = PositiveInt(EvalSamplesVariable, samples) };
         if (config.Profile == "offline" && !OfflineAssets.IsPrepared())
         {
             say("The offline reward models are not built yet: building them now (a few minutes, once; " +

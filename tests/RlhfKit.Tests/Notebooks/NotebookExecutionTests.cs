@@ -127,6 +127,12 @@ public sealed partial class NotebookExecutionTests(NotebookHarness harness, ITes
         Assert.True(File.Exists(Path.Combine(folder, "checkpoints", "latest.json")), "no checkpoint");
         Assert.True(File.Exists(Path.Combine(folder, "report.md")), "no report");
         Assert.True(File.Exists(Path.Combine(folder, "evaluation.csv")), "no evaluation.csv");
+        // The lesson's evaluation draws RLHFKIT_NOTEBOOK_EVAL_SAMPLES summaries of each of its articles: a row per sample.
+        var rows = Evaluation.EvaluationTestData.ReadCsv(File.ReadAllText(Path.Combine(folder, "evaluation.csv")));
+        Assert.Equal(["id", "sample"], rows[0].Take(2));
+        int articles = int.Parse(NotebookHarness.EvalArticles), samples = int.Parse(NotebookHarness.EvalSamples);
+        Assert.Equal(Enumerable.Range(0, articles * samples).Select(i => (i / articles).ToString()), rows.Skip(1).Select(r => r[1]));
+        Assert.Contains($"{articles} held-out articles, {samples} samples of each per policy", File.ReadAllText(Path.Combine(folder, "report.md")));
         var expected = new Dictionary<string, int>
         {
             ["reward_and_kl.html"] = 2, ["reward_components.html"] = 2, ["total_reward_before_after.html"] = 2, ["reward_gains.html"] = 1,

@@ -23,6 +23,9 @@ public sealed class NotebookHarness : IDisposable
 {
     public const string Steps = "4";
     public const string EvalArticles = "12";
+    /// <summary>Summaries per evaluation article in the notebooks and apps: 2, not the offline profile's 4. Two already
+    /// take the path that averages several samples per article; the lessons' best-of-16 costs 16 generations per sample.</summary>
+    public const string EvalSamples = "2";
     /// <summary>The apps run the same cells as the notebooks (NotebookScriptTests keeps them equal), so they run the
     /// same code paths on a lighter load: fewer PPO steps and evaluation articles.</summary>
     public const string AppSteps = "2";
@@ -116,6 +119,7 @@ public sealed class NotebookHarness : IDisposable
         [Lesson.RunsVariable] = runs,
         [Lesson.StepsVariable] = steps,
         [Lesson.EvalArticlesVariable] = evalArticles,
+        [Lesson.EvalSamplesVariable] = EvalSamples,
         ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
         ["DOTNET_NOLOGO"] = "1",
     };
