@@ -294,6 +294,10 @@ public sealed class AlignmentRun : IDisposable
     void Resume(string checkpoint)
     {
         var state = Checkpoints.ReadState(checkpoint);
+        // Another seed would continue the run on other article orders and samples than the ones it started with.
+        if (state.Seed is int seed && seed != Config.Ppo.Seed)
+            throw new ArgumentException($"{Path.Combine(Checkpoints.PathOf(checkpoint), "trainer_state.json")}: the run in this folder was trained with seed {seed}, " +
+                $"not {Config.Ppo.Seed}. Resume it with the same seed (align --seed {seed}), or train the new seed in another folder.");
         try { Trainer.SetState(state.Trainer); }
         catch (ArgumentOutOfRangeException e)
         {

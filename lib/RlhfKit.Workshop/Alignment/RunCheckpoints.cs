@@ -10,7 +10,12 @@ public sealed record RunPosition(int Epoch, int NextBatch);
 
 /// <summary>What a checkpoint restores besides the weights and the optimiser: the trainer's state, the data position
 /// and how many steps in a row the KL has been above the stop threshold.</summary>
-public sealed record RunState(PpoTrainerState Trainer, RunPosition Position, int KlStrikes);
+public sealed record RunState(PpoTrainerState Trainer, RunPosition Position, int KlStrikes)
+{
+    /// <summary>PPO's seed the run was trained with (<c>seed</c> in <c>trainer_state.json</c>); null in checkpoints written
+    /// before it was kept.</summary>
+    public int? Seed { get; init; }
+}
 
 /// <summary>
 /// A run's checkpoints, <c>checkpoints/step-NNNNNN</c>, and the one owner of <c>checkpoints/latest.json</c>, which names
@@ -162,7 +167,8 @@ public sealed class RunCheckpoints
             return new RunState(
                 new PpoTrainerState(Field<int>("step"), Field<double>("kl_coef"), Field<long>("score_count"), Field<double>("score_mean"), Field<double>("score_var")),
                 new RunPosition(Field<int>("epoch"), Field<int>("next_batch")),
-                state.ContainsKey("kl_strikes") ? Field<int>("kl_strikes") : 0);
+                state.ContainsKey("kl_strikes") ? Field<int>("kl_strikes") : 0)
+            { Seed = state.ContainsKey("seed") ? Field<int>("seed") : null };
         }
         catch (JsonException e)
         {

@@ -54,6 +54,12 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
         Assert.True(code == 0, output);
         using (var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(noKl, "checkpoints", "step-000002", "trainer_state.json"))))
             Assert.Equal(7, state.RootElement.GetProperty("seed").GetInt32());
+        // Resuming it under another seed would change its article order and samples midway: refused, naming the seed to use.
+        (code, output) = await Cli("align", "--profile", "offline", "--out", noKl, "--max-steps", "3", "--no-kl", "--no-eval");
+        Assert.True(code == ExitCodes.Usage, output);
+        var error = Assert.Single(output.Split('\n'), l => l.StartsWith("error: ", StringComparison.Ordinal));
+        foreach (var mention in new[] { "trainer_state.json", "seed 7, not 0", "--seed 7" }) Assert.Contains(mention, error);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(noKl, "stats.jsonl")).Length); // nothing trained on the wrong seed
         (code, output) = await Cli("evaluate", "--profile", "offline", "--run", outDir, "--articles", "4", "--eval-samples", "2", "--best-of", "2", "--compare", noKl);
         Assert.True(code == 0, output);
         var rows = EvaluationTestData.ReadCsv(File.ReadAllText(Path.Combine(outDir, "evaluation.csv")));
