@@ -42,10 +42,13 @@ public sealed record WinRate(int N, int Wins, int Ties, int Losses, double Rate,
     }
 
     /// <summary>The aligned side's win rate over the base side of <paramref name="evaluation"/> on one metric (a reward
-    /// component's name, or <c>total</c>).</summary>
+    /// component's name, or <c>total</c>), one pair per row. An evaluation with several samples per article is refused:
+    /// its rows are not independent pairs, and the Wilson interval assumes they are.</summary>
     public static WinRate Of(EvaluationResult evaluation, string metric)
     {
         ArgumentNullException.ThrowIfNull(evaluation);
+        if (evaluation.SamplesPerArticle > 1)
+            throw new ArgumentException($"This evaluation has {evaluation.SamplesPerArticle} samples per article; a win rate counts independent pairs, so evaluate with one sample per article (EvalSamples = 1).", nameof(evaluation));
         if (metric != EvaluationResult.Total && !evaluation.Components.Contains(metric))
             throw new ArgumentException($"No reward component '{metric}' in this evaluation (it has {string.Join(", ", evaluation.RewardMetrics)}).", nameof(metric));
         return Of(evaluation.Rows.Select(r => r.Aligned(metric)).ToList(), evaluation.Rows.Select(r => r.Base(metric)).ToList(), evaluation.ConfidenceLevel);

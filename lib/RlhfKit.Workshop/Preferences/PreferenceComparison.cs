@@ -37,7 +37,7 @@ public static class PreferenceComparison
     /// the KL's reference) on <paramref name="articles"/> with <paramref name="judge"/>, with the profile's decoding and
     /// prompt length, as <see cref="AlignmentRun.Evaluate"/> does, but one sample per article whatever the profile's
     /// <see cref="AlignmentConfig.EvalSamples"/>: the win rate's Wilson interval counts independent pairs, and several
-    /// samples of one article are not.</summary>
+    /// samples of one article are not (<see cref="WinRate.Of(EvaluationResult, string)"/> refuses them).</summary>
     public static IReadOnlyList<MethodResult> Evaluate(AlignmentConfig config, T5ForConditionalGeneration basePolicy,
         IReadOnlyList<(string Name, T5ForConditionalGeneration Policy)> policies, IHfTokenizer tokenizer, CompositeReward judge,
         IReadOnlyList<NewsArticle> articles, Action<string>? log = null)

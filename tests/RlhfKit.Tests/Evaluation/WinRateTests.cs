@@ -56,5 +56,9 @@ public sealed class WinRateTests
         Assert.Equal((2, 0, 1), (rate.Wins, rate.Ties, rate.Losses));
         Assert.Equal(0.5, WinRate.Of(evaluation, EvaluationResult.Total).Rate); // totals are all 0: three ties
         Assert.Contains("No reward component 'neutral'", Assert.Throws<ArgumentException>(() => WinRate.Of(evaluation, "neutral")).Message);
+
+        // Two samples of one article are not two independent pairs: refused, naming the samples per article.
+        var sampled = new EvaluationResult(["learned"], [Row("1", 0, 1), Row("1", 1, 0) with { Sample = 1 }, Row("2", 0, 2)]);
+        Assert.Contains("2 samples per article", Assert.Throws<ArgumentException>(() => WinRate.Of(sampled, "learned")).Message);
     }
 }
