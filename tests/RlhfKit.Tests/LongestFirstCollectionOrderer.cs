@@ -19,7 +19,7 @@ public sealed class LongestFirstCollectionOrderer : ITestCollectionOrderer
     {
         [Notebooks.NotebookCollection.Name] = 320,
         [Alignment.OfflineAssetsCollection.Name] = 200,
-        [Notebooks.LessonAppCollection.Name] = 180,
+        [Notebooks.LessonAppCollection.Name] = 90,
         ["Charts"] = 100,
         [Reliability.RunFolderProcessCollection.Name] = 40,
         [DefaultPrefix + "RlhfKit.Tests.Reliability.FuzzTests"] = 38,

@@ -21,15 +21,13 @@ public sealed record LessonExecution(string Name, int ExitCode, string Output, s
 /// </summary>
 public sealed class NotebookHarness : IDisposable
 {
-    public const string Steps = "4";
-    public const string EvalArticles = "12";
+    /// <summary>The notebooks and apps run the lessons' cells on a light load, the same for both: a few PPO steps and
+    /// evaluation articles take every code path a full run takes.</summary>
+    public const string Steps = "2";
+    public const string EvalArticles = "6";
     /// <summary>Summaries per evaluation article in the notebooks and apps: 2, not the offline profile's 4. Two already
     /// take the path that averages several samples per article; the lessons' best-of-16 costs 16 generations per sample.</summary>
     public const string EvalSamples = "2";
-    /// <summary>The apps run the same cells as the notebooks (NotebookScriptTests keeps them equal), so they run the
-    /// same code paths on a lighter load: fewer PPO steps and evaluation articles.</summary>
-    public const string AppSteps = "2";
-    public const string AppEvalArticles = "6";
     public static readonly TimeSpan NotebookTimeout = TimeSpan.FromMinutes(8);
 
     readonly Dictionary<string, LessonExecution> _notebooks = new();
@@ -62,6 +60,16 @@ public sealed class NotebookHarness : IDisposable
 
     /// <summary>Runs the file-based app of <paramref name="name"/> (and the apps before it, once each).</summary>
     public LessonExecution App(string name) => Run(name, _apps, RunApp);
+
+    /// <summary>Builds the file-based app of <paramref name="name"/> against the kit's project without running it.</summary>
+    public LessonExecution BuildApp(string name)
+    {
+        lock (_gate)
+        {
+            SetUp();
+            return Exec("dotnet", ["build", "-c", "Release", Path.Combine("notebooks", name + ".cs")], Root, NotebookTimeout) with { Name = name };
+        }
+    }
 
     LessonExecution Run(string name, Dictionary<string, LessonExecution> done, Func<string, LessonExecution> run)
     {
@@ -107,18 +115,18 @@ public sealed class NotebookHarness : IDisposable
         var output = Path.Combine(Work, name + ".out.ipynb");
         // cwd = notebooks/: the first cell's #r "../artifacts/kit/RlhfKit.Workshop.dll" is relative to it, as in VS Code.
         var result = Exec("dotnet", ["repl", "--run", name + ".ipynb", "--exit-after-run", "--output-path", output], NotebooksDir,
-            NotebookTimeout, LessonEnvironment(NotebookRuns, Steps, EvalArticles));
+            NotebookTimeout, LessonEnvironment(NotebookRuns));
         return result with { Name = name, OutputNotebook = File.Exists(output) ? output : null };
     }
 
     LessonExecution RunApp(string name) =>
-        Exec("dotnet", ["run", "-c", "Release", Path.Combine("notebooks", name + ".cs")], Root, NotebookTimeout, LessonEnvironment(AppRuns, AppSteps, AppEvalArticles)) with { Name = name };
+        Exec("dotnet", ["run", "-c", "Release", Path.Combine("notebooks", name + ".cs")], Root, NotebookTimeout, LessonEnvironment(AppRuns)) with { Name = name };
 
-    static Dictionary<string, string> LessonEnvironment(string runs, string steps, string evalArticles) => new()
+    static Dictionary<string, string> LessonEnvironment(string runs) => new()
     {
         [Lesson.RunsVariable] = runs,
-        [Lesson.StepsVariable] = steps,
-        [Lesson.EvalArticlesVariable] = evalArticles,
+        [Lesson.StepsVariable] = Steps,
+        [Lesson.EvalArticlesVariable] = EvalArticles,
         [Lesson.EvalSamplesVariable] = EvalSamples,
         ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
         ["DOTNET_NOLOGO"] = "1",
