@@ -929,7 +929,7 @@ def make_acceptability(rng, news, everyday, per_class, exclude, cap, share_every
     if len(bad) < per_class:
         raise RuntimeError("not enough corruptible sentences")
     rows = [{"text": s, "label": 1, "corruption": "none"} for s in acceptable]
-    rows += [{"text": b["text"], "label": 0, "corruption": b["corruption"]} for b in bad]
+    rows += [{"text": b["text"], "label": 0, "corruption": b["corruption"], "source": b["source"]} for b in bad]
     rng.shuffle(rows)
     used_sources = acceptable + [b["source"] for b in bad]
     return rows, used_sources
@@ -1030,6 +1030,7 @@ def self_check(out, blobs):
         assert c == Counter({0: N_ACCEPT[s], 1: N_ACCEPT[s]}), (s, c)
         assert len({r["text"] for r in rows}) == len(rows), "duplicate acceptability text in %s" % s
         assert all((r["label"] == 1) == (r["corruption"] == "none") for r in rows)
+        assert all((r["label"] == 0) == ("source" in r) for r in rows), "a negative without its source (or a positive with one)"
         kinds = Counter(r["corruption"] for r in rows if r["label"] == 0)
         weights = sum(w for _, _, w in CORRUPTIONS)
         assert len(kinds) == len(CORRUPTIONS), kinds

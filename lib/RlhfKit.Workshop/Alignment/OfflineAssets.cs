@@ -190,7 +190,8 @@ public static class OfflineAssets
         var tokenizer = BertTokenizer.FromVocab(vocab, doLowerCase: true);
         var trainer = new ClassifierHeadTrainer(model, tokenizer, training);
         trainer.EpochCompleted += (e, loss) => status?.Invoke($"  epoch {e + 1}: loss {loss:F4}");
-        var metrics = trainer.Train(train, test);
+        var sources = training.TokenDetectionWeight > 0 ? LabeledSentences.SourcesFromJsonl(Path.Combine(dataDir, "train.jsonl")) : null;
+        var metrics = trainer.Train(train, test, sources);
         status?.Invoke($"  held-out accuracy {metrics.Accuracy:P1} ({metrics.Correct}/{metrics.Total}; chance {metrics.ChanceAccuracy:P1})");
 
         var files = new Dictionary<string, byte[]>

@@ -30,4 +30,29 @@ public static class LabeledSentences
         if (rows.Count == 0) throw new InvalidDataException($"{path} holds no labelled sentences.");
         return rows;
     }
+
+    /// <summary>Each line's optional <c>"source"</c>, in the order of <see cref="FromJsonl"/>: the fluent sentence a
+    /// corrupted one was made from, null where the line has none.</summary>
+    public static IReadOnlyList<string?> SourcesFromJsonl(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Labelled sentences not found: {path}", path);
+        var sources = new List<string?>();
+        int lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                sources.Add(doc.RootElement.TryGetProperty("source", out var source)
+                    ? source.GetString() ?? throw new InvalidDataException("\"source\" is null") : null);
+            }
+            catch (Exception e) when (e is JsonException or InvalidOperationException or InvalidDataException)
+            {
+                throw new InvalidDataException($"{path}:{lineNumber}: {e.Message}", e);
+            }
+        }
+        return sources;
+    }
 }

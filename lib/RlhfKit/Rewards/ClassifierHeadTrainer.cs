@@ -23,6 +23,26 @@ public sealed record ClassifierTrainingConfig
     public bool LinearDecay { get; init; }
     public int MaxTokens { get; init; } = 64;
     public int Seed { get; init; }
+    /// <summary>Weight λ of an auxiliary replaced-token detection loss (ELECTRA's discriminator objective):
+    /// loss = CE(sentence label) + λ · CE(token labels), where a token of a corrupted sentence is labelled 1 where the
+    /// sentence departs from its fluent source (<see cref="ClassifierHeadTrainer.DepartureLabels"/>) and every token of a
+    /// fluent sentence 0. A linear head on the last hidden states predicts them during training only; it is dropped
+    /// afterwards, so the trained model is the plain sequence classifier. 0 (the default) trains on the sentence labels
+    /// alone; above 0, <see cref="ClassifierHeadTrainer.Train"/> needs the corrupted sentences' sources.</summary>
+    public double TokenDetectionWeight { get; init; }
+
+    /// <summary>Throws naming the first option out of range.</summary>
+    public void Validate()
+    {
+        if (TrainTopLayers < 0) throw new ArgumentException($"TrainTopLayers must be at least 0, not {TrainTopLayers}.");
+        if (Epochs < 1) throw new ArgumentException($"Epochs must be at least 1, not {Epochs}.");
+        if (BatchSize < 1) throw new ArgumentException($"BatchSize must be at least 1, not {BatchSize}.");
+        if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate must be above 0, not {LearningRate}.");
+        if (!(WarmupRatio >= 0 && WarmupRatio < 1)) throw new ArgumentException($"WarmupRatio must be in [0, 1), not {WarmupRatio}.");
+        if (MaxTokens < 3) throw new ArgumentException($"MaxTokens must be at least 3 (two special tokens and a word), not {MaxTokens}.");
+        if (!(TokenDetectionWeight >= 0) || double.IsInfinity(TokenDetectionWeight))
+            throw new ArgumentException($"TokenDetectionWeight must be a finite number of at least 0, not {TokenDetectionWeight}.");
+    }
 }
 
 /// <summary>Held-out accuracy and per-class counts.</summary>
@@ -31,14 +51,22 @@ public sealed record ClassifierMetrics(double Accuracy, int Correct, int Total, 
 /// <summary>
 /// Fine-tunes a <see cref="BertForSequenceClassification"/> whose encoder is pretrained (all-MiniLM-L6-v2 in the offline
 /// profile): the frozen lower blocks run once per sentence and their output is cached, so each epoch only runs the
-/// trained top blocks, the pooler and the classifier.
+/// trained top blocks, the pooler and the classifier. With <see cref="ClassifierTrainingConfig.TokenDetectionWeight"/>
+/// above 0, a token head learns where corrupted sentences go wrong beside it (training only).
 /// </summary>
 public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, IHfTokenizer tokenizer, ClassifierTrainingConfig config)
 {
     public event Action<int, double>? EpochCompleted;
 
-    public ClassifierMetrics Train(IReadOnlyList<(string Text, int Label)> train, IReadOnlyList<(string Text, int Label)> test)
+    /// <param name="sources">With <see cref="ClassifierTrainingConfig.TokenDetectionWeight"/> above 0: for each training
+    /// sentence, the fluent sentence it was corrupted from, or null for a sentence that is not a corruption (its tokens
+    /// are all labelled fluent).</param>
+    public ClassifierMetrics Train(IReadOnlyList<(string Text, int Label)> train, IReadOnlyList<(string Text, int Label)> test, IReadOnlyList<string?>? sources = null)
     {
+        config.Validate();
+        bool detect = config.TokenDetectionWeight > 0;
+        if (detect && (sources is null || sources.Count != train.Count))
+            throw new ArgumentException($"TokenDetectionWeight {config.TokenDetectionWeight} needs a source (or null) for each of the {train.Count} training sentences; got {(sources is null ? "none" : sources.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))}.", nameof(sources));
         var clock = Stopwatch.StartNew();
         var layers = model.bert.encoder.layer;
         int frozen = layers.Count - config.TrainTopLayers;
@@ -46,11 +74,15 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         foreach (var p in model.parameters()) p.requires_grad = false;
         var trained = new List<nn.Module> { model.bert.pooler!, model.classifier };
         for (int i = frozen; i < layers.Count; i++) trained.Add(layers[i]);
+        // The token head (training only): fluent / departs from the source, for each token of the last hidden states.
+        using var tokenHead = detect ? nn.Linear(model.Config.HiddenSize, 2) : null;
+        if (tokenHead is not null) trained.Add(tokenHead);
         var parameters = trained.SelectMany(m => m.parameters()).ToList();
         foreach (var p in parameters) p.requires_grad = true;
 
         using var trainFeatures = Features(train.Select(t => t.Text).ToList(), frozen);
         using var trainLabels = tensor(train.Select(t => (long)t.Label).ToArray());
+        using var tokenLabels = detect ? TokenLabels(train, sources!, trainFeatures.Mask.shape[1]) : null;
         using var optimizer = Optimizers.AdamW(parameters, lr: config.LearningRate);
         var lengths = trainFeatures.Mask.sum(1).data<long>().ToArray();
         int stepsPerEpoch = (train.Count + config.BatchSize - 1) / config.BatchSize, totalSteps = stepsPerEpoch * config.Epochs, step = 0;
@@ -59,14 +91,23 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         {
             model.train();
             model.bert.embeddings.eval(); // frozen: with no frozen block they run per batch, as the cached features were made
+            tokenHead?.train();
             double sum = 0; int batches = 0;
             foreach (var batch in LengthBucketedBatches(lengths, config.BatchSize, Seeding.Derive(config.Seed, epoch, stream: 0)))
             {
                 using var scope = NewDisposeScope();
                 var rows = tensor(batch);
                 long width = batch.Max(i => lengths[i]);   // the batch's own padding: the rest is masked out anyway
-                var logits = Top(trainFeatures.Input.index_select(0, rows)[.., ..(int)width], trainFeatures.Mask.index_select(0, rows)[.., ..(int)width], frozen);
+                var (logits, hidden) = Top(trainFeatures.Input.index_select(0, rows)[.., ..(int)width], trainFeatures.Mask.index_select(0, rows)[.., ..(int)width], frozen);
                 var loss = nn.functional.cross_entropy(logits, trainLabels.index_select(0, rows));
+                if (tokenHead is not null)
+                {
+                    // λ · CE over the batch's real tokens ([CLS], [SEP] and padding are labelled -100: ignored).
+                    var tokenLogits = tokenHead.forward(model.dropout.forward(hidden));
+                    var labels = tokenLabels!.index_select(0, rows)[.., ..(int)width];
+                    using Scalar weight = config.TokenDetectionWeight.ToScalar();
+                    loss = loss + nn.functional.cross_entropy(tokenLogits.reshape(-1, 2), labels.reshape(-1), ignore_index: IgnoredToken) * weight;
+                }
                 optimizer.zero_grad();
                 loss.backward();
                 if (config.LinearDecay || warmup > 0)
@@ -100,7 +141,7 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
                 using var scope = NewDisposeScope();
                 using Scalar from = b.ToScalar(), to = Math.Min(test.Count, b + 256).ToScalar();
                 var rows = arange(from, to, Scalars.One, dtype: int64);
-                var predicted = Top(testFeatures.Input.index_select(0, rows), testFeatures.Mask.index_select(0, rows), frozen).argmax(-1).data<long>().ToArray();
+                var predicted = Top(testFeatures.Input.index_select(0, rows), testFeatures.Mask.index_select(0, rows), frozen).Logits.argmax(-1).data<long>().ToArray();
                 for (int i = 0; i < predicted.Length; i++) if (predicted[i] == test[b + i].Label) correct++;
             }
         }
@@ -165,13 +206,71 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         return model.bert.embeddings.Forward(ids);
     }
 
-    Tensor Top(Tensor input, Tensor mask, int frozen)
+    /// <summary>The sequence logits [B, labels] and the last hidden states [B, T, hidden].</summary>
+    (Tensor Logits, Tensor Hidden) Top(Tensor input, Tensor mask, int frozen)
     {
         var hidden = frozen == 0 ? Embed(input) : input;
         var additive = Additive(mask, hidden.dtype);
         var layers = model.bert.encoder.layer;
         for (int i = frozen; i < layers.Count; i++) hidden = layers[i].Forward(hidden, additive);
-        return model.classifier.forward(model.dropout.forward(model.bert.pooler!.forward(hidden)));
+        return (model.classifier.forward(model.dropout.forward(model.bert.pooler!.forward(hidden))), hidden);
+    }
+
+    /// <summary>Token label cross-entropy ignores (transformers' <c>-100</c>).</summary>
+    const long IgnoredToken = -100;
+
+    /// <summary>Token labels [N, width] for the training sentences, padded with <see cref="IgnoredToken"/>.</summary>
+    Tensor TokenLabels(IReadOnlyList<(string Text, int Label)> train, IReadOnlyList<string?> sources, long width)
+    {
+        var labels = new long[train.Count * width];
+        Array.Fill(labels, IgnoredToken);
+        for (int i = 0; i < train.Count; i++)
+        {
+            var ids = tokenizer.Encode(train[i].Text, true, config.MaxTokens).ToArray();
+            var row = sources[i] is { } source ? DepartureLabels(ids, tokenizer.Encode(source, true, config.MaxTokens).ToArray()) : FluentLabels(ids.Length);
+            row.CopyTo(labels, i * width);
+        }
+        return tensor(labels).view(train.Count, width);
+    }
+
+    static long[] FluentLabels(int length)
+    {
+        var labels = new long[length];
+        labels[0] = IgnoredToken;          // [CLS]
+        labels[^1] = IgnoredToken;         // [SEP]
+        return labels;
+    }
+
+    /// <summary>
+    /// Where a corrupted sentence departs from its source, token by token (both encoded with their special tokens):
+    /// 1 for each token outside a longest common subsequence of the two (inserted, replaced or moved), and 1 for the
+    /// token after a gap where source tokens were dropped (the one before it when the gap is at the end); 0 elsewhere;
+    /// <c>-100</c> on the first and last tokens ([CLS], [SEP]).
+    /// </summary>
+    public static long[] DepartureLabels(IReadOnlyList<int> ids, IReadOnlyList<int> source)
+    {
+        int n = ids.Count, m = source.Count;
+        var labels = FluentLabels(n);
+        if (n < 3) return labels;
+        // common[i, j]: length of a longest common subsequence of ids[i..] and source[j..].
+        var common = new int[n + 1, m + 1];
+        for (int i = n - 1; i >= 0; i--)
+            for (int j = m - 1; j >= 0; j--)
+                common[i, j] = ids[i] == source[j] ? common[i + 1, j + 1] + 1 : Math.Max(common[i + 1, j], common[i, j + 1]);
+        var matched = new int[n];
+        Array.Fill(matched, -1);
+        for (int i = 0, j = 0; i < n && j < m;)
+        {
+            if (ids[i] == source[j]) matched[i++] = j++;
+            else if (common[i + 1, j] >= common[i, j + 1]) i++;
+            else j++;
+        }
+        for (int i = 1; i < n - 1; i++) if (matched[i] < 0) labels[i] = 1;
+        // A gap: two neighbouring matched tokens whose source positions are not neighbours.
+        for (int i = 1; i < n; i++)
+            if (matched[i] >= 0 && matched[i - 1] >= 0 && matched[i] > matched[i - 1] + 1)
+                labels[i < n - 1 ? i : i - 1] = 1;
+        return labels;
     }
 
     /// <summary>The encoder's additive mask, <c>(1 - mask) · finfo(dtype).min</c> as [B, 1, 1, T]: the one BertModel builds.</summary>

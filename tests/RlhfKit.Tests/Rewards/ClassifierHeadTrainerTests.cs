@@ -60,6 +60,45 @@ public sealed class ClassifierHeadTrainerTests
         Assert.Equal(once, Train(second));
     }
 
+    [Fact]
+    public void DepartureLabelsMarkTheTokensACorruptionChangedAndTheTokenAfterADroppedOne()
+    {
+        // [CLS] and [SEP] (first and last) are ignored (-100); token ids stand for words here.
+        int[] source = [101, 1, 2, 3, 4, 102];
+        Assert.Equal([-100, 0, 0, 0, 0, -100], ClassifierHeadTrainer.DepartureLabels([101, 1, 2, 3, 4, 102], source));
+        Assert.Equal([-100, 0, 0, 1, 0, 0, -100], ClassifierHeadTrainer.DepartureLabels([101, 1, 2, 2, 3, 4, 102], source));  // doubled: the second copy
+        Assert.Equal([-100, 0, 1, 0, 0, -100], ClassifierHeadTrainer.DepartureLabels([101, 1, 9, 3, 4, 102], source));        // replaced
+        Assert.Equal([-100, 0, 1, 0, -100], ClassifierHeadTrainer.DepartureLabels([101, 1, 3, 4, 102], source));              // 2 dropped: the token after the gap
+        Assert.Equal([-100, 0, 0, 1, -100], ClassifierHeadTrainer.DepartureLabels([101, 1, 2, 3, 102], source));              // 4 dropped at the end: the token before
+        Assert.Equal([-100, 0, 1, 0, 1, -100], ClassifierHeadTrainer.DepartureLabels([101, 1, 3, 2, 4, 102], source));        // swapped: one side of the swap, then the gap it leaves
+    }
+
+    [Fact]
+    public void TokenDetectionTrainsWithSourcesAndWithoutThemIsRefusedByName()
+    {
+        var (model, tokenizer) = TinyClassifier();
+        var config = EveryBlock(epochs: 1) with { TokenDetectionWeight = 1 };
+        var e = Assert.Throws<ArgumentException>(() => new ClassifierHeadTrainer(model, tokenizer, config).Train(Sentences, Sentences));
+        Assert.Contains("TokenDetectionWeight", e.Message);
+        // Each corrupted sentence's source is the fluent sentence before it.
+        var sources = Sentences.Select((s, i) => s.Label == 0 ? Sentences[i - 1].Text : null).ToList();
+        var before = model.classifier.weight.clone();
+        var metrics = new ClassifierHeadTrainer(model, tokenizer, config).Train(Sentences, Sentences, sources);
+        Assert.Equal(Sentences.Count, metrics.Total);
+        Assert.False(before.equal(model.classifier.weight).all().item<bool>(), "the classifier did not train");
+        // The token head is training's alone: the model keeps the sequence classifier's own tensors, nothing more.
+        Assert.Equal(TinyClassifier().Model.state_dict().Keys.Order(), model.state_dict().Keys.Order());
+    }
+
+    [Fact]
+    public void AnOutOfRangeTrainingOptionIsRefusedByName()
+    {
+        var e = Assert.Throws<ArgumentException>(() => (EveryBlock(epochs: 1) with { TokenDetectionWeight = -1 }).Validate());
+        Assert.Contains("TokenDetectionWeight", e.Message);
+        e = Assert.Throws<ArgumentException>(() => (EveryBlock(epochs: 1) with { WarmupRatio = 1 }).Validate());
+        Assert.Contains("WarmupRatio", e.Message);
+    }
+
     static readonly IReadOnlyList<(string Text, int Label)> Sentences =
     [
         ("The council approved the new library.", 1), ("The council the approved library new.", 0),
