@@ -2,41 +2,35 @@ using System.Text.Json;
 
 namespace RlhfKit.Data;
 
-/// <summary>Labelled sentences for training classifiers: JSONL lines of <c>{"text": "...", "label": 0}</c>.</summary>
+/// <summary>Labelled sentences for training classifiers: JSONL lines of <c>{"text": "...", "label": 0}</c>, an
+/// unacceptable one optionally with the <c>"source"</c> it was corrupted from.</summary>
 public static class LabeledSentences
 {
     public static IReadOnlyList<(string Text, int Label)> FromJsonl(string path, int numLabels)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"Labelled sentences not found: {path}", path);
-        var rows = new List<(string, int)>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        var rows = Read(path, row =>
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                var text = doc.RootElement.GetProperty("text").GetString() ?? throw new InvalidDataException("\"text\" is null");
-                var label = doc.RootElement.GetProperty("label").GetInt32();
-                if (label < 0 || label >= numLabels) throw new InvalidDataException($"label {label} is outside 0..{numLabels - 1}");
-                rows.Add((text, label));
-            }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or InvalidDataException)
-            {
-                throw new InvalidDataException($"{path}:{lineNumber}: {e.Message}", e);
-            }
-        }
+            var text = row.GetProperty("text").GetString() ?? throw new InvalidDataException("\"text\" is null");
+            var label = row.GetProperty("label").GetInt32();
+            if (label < 0 || label >= numLabels) throw new InvalidDataException($"label {label} is outside 0..{numLabels - 1}");
+            return (text, label);
+        });
         if (rows.Count == 0) throw new InvalidDataException($"{path} holds no labelled sentences.");
         return rows;
     }
 
     /// <summary>Each line's optional <c>"source"</c>, in the order of <see cref="FromJsonl"/>: the fluent sentence a
     /// corrupted one was made from, null where the line has none.</summary>
-    public static IReadOnlyList<string?> SourcesFromJsonl(string path)
+    public static IReadOnlyList<string?> SourcesFromJsonl(string path) =>
+        Read(path, row => row.TryGetProperty("source", out var source)
+            ? source.GetString() ?? throw new InvalidDataException("\"source\" is null")
+            : null);
+
+    /// <summary>One value per non-blank line; a line that does not parse is an error naming the file and line.</summary>
+    static List<T> Read<T>(string path, Func<JsonElement, T> parse)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Labelled sentences not found: {path}", path);
-        var sources = new List<string?>();
+        var rows = new List<T>();
         int lineNumber = 0;
         foreach (var line in File.ReadLines(path))
         {
@@ -45,14 +39,13 @@ public static class LabeledSentences
             try
             {
                 using var doc = JsonDocument.Parse(line);
-                sources.Add(doc.RootElement.TryGetProperty("source", out var source)
-                    ? source.GetString() ?? throw new InvalidDataException("\"source\" is null") : null);
+                rows.Add(parse(doc.RootElement));
             }
-            catch (Exception e) when (e is JsonException or InvalidOperationException or InvalidDataException)
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or InvalidDataException)
             {
                 throw new InvalidDataException($"{path}:{lineNumber}: {e.Message}", e);
             }
         }
-        return sources;
+        return rows;
     }
 }

@@ -106,7 +106,8 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
                     var tokenLogits = tokenHead.forward(model.dropout.forward(hidden));
                     var labels = tokenLabels!.index_select(0, rows)[.., ..(int)width];
                     using Scalar weight = config.TokenDetectionWeight.ToScalar();
-                    loss = loss + nn.functional.cross_entropy(tokenLogits.reshape(-1, 2), labels.reshape(-1), ignore_index: IgnoredToken) * weight;
+                    var tokenLoss = nn.functional.cross_entropy(tokenLogits.reshape(-1, 2), labels.reshape(-1), ignore_index: IgnoredToken);
+                    loss = loss.add(tokenLoss, weight);
                 }
                 optimizer.zero_grad();
                 loss.backward();
