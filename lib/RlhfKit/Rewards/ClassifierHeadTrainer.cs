@@ -66,7 +66,12 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         config.Validate();
         bool detect = config.TokenDetectionWeight > 0;
         if (detect && (sources is null || sources.Count != train.Count))
-            throw new ArgumentException($"TokenDetectionWeight {config.TokenDetectionWeight} needs a source (or null) for each of the {train.Count} training sentences; got {(sources is null ? "none" : sources.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))}.", nameof(sources));
+        {
+            string got = sources is null ? "none" : sources.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            throw new ArgumentException(
+                $"TokenDetectionWeight {config.TokenDetectionWeight} needs a source (or null) for each of the {train.Count} training sentences; got {got}.",
+                nameof(sources));
+        }
         var clock = Stopwatch.StartNew();
         var layers = model.bert.encoder.layer;
         int frozen = layers.Count - config.TrainTopLayers;

@@ -3,11 +3,11 @@ namespace RlhfKit.Tests.Notebooks;
 
 /// <summary>
 /// Each lesson's file-based app (<c>dotnet run notebooks/NN-name.cs</c>) builds against the kit's project. The apps of
-/// the lessons up to the training run (00-03) run to the end on the offline profile, which builds them first, their
-/// charts landing as HTML files in the runs folder. The evaluation and preference apps (04, 05) are only built: their cells are the
-/// notebooks' (NotebookScriptTests keeps them equal), which NotebookExecutionTests runs headless, and the console host
-/// they would exercise (text, tables, charts, the progress bar and the live chart) is the one 00-03 exercise. So each
-/// lesson's costly cells run once per test run, not twice.
+/// the lessons up to the training run (00-03) run to the end on the offline profile (which builds them first), their
+/// charts landing as HTML files in the runs folder. The evaluation and preference apps (04, 05) are only built: their
+/// cells are the notebooks' (NotebookScriptTests keeps them equal), which NotebookExecutionTests runs headless, and the
+/// console host they would exercise (text, tables, charts, the progress bar and the live chart) is the one 00-03
+/// exercise. So each lesson's costly cells run once per test run, not twice.
 /// </summary>
 [Collection(LessonAppCollection.Name)]
 public sealed class FileBasedAppTests(NotebookHarness harness, ITestOutputHelper log)
