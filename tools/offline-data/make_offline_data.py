@@ -929,7 +929,7 @@ def make_acceptability(rng, news, everyday, per_class, exclude, cap, share_every
     if len(bad) < per_class:
         raise RuntimeError("not enough corruptible sentences")
     rows = [{"text": s, "label": 1, "corruption": "none"} for s in acceptable]
-    rows += [{"text": b["text"], "label": 0, "corruption": b["corruption"], "source": b["source"]} for b in bad]
+    rows += bad  # text, label 0, corruption and source, as appended above
     rng.shuffle(rows)
     used_sources = acceptable + [b["source"] for b in bad]
     return rows, used_sources

@@ -85,9 +85,11 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         var parameters = trained.SelectMany(m => m.parameters()).ToList();
         foreach (var p in parameters) p.requires_grad = true;
 
-        using var trainFeatures = Features(train.Select(t => t.Text).ToList(), frozen);
+        var trainIds = train.Select(t => Ids(t.Text)).ToList();
+        using var trainFeatures = Features(trainIds, frozen);
         using var trainLabels = tensor(train.Select(t => (long)t.Label).ToArray());
-        using var tokenLabels = detect ? TokenLabels(train, sources!, trainFeatures.Mask.shape[1]) : null;
+        using var tokenLabels = detect ? TokenLabels(trainIds, sources!, trainFeatures.Mask.shape[1]) : null;
+        using Scalar tokenWeight = config.TokenDetectionWeight.ToScalar();
         using var optimizer = Optimizers.AdamW(parameters, lr: config.LearningRate);
         var lengths = trainFeatures.Mask.sum(1).data<long>().ToArray();
         int stepsPerEpoch = (train.Count + config.BatchSize - 1) / config.BatchSize, totalSteps = stepsPerEpoch * config.Epochs, step = 0;
@@ -110,9 +112,8 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
                     // λ · CE over the batch's real tokens ([CLS], [SEP] and padding are labelled -100: ignored).
                     var tokenLogits = tokenHead.forward(model.dropout.forward(hidden));
                     var labels = tokenLabels!.index_select(0, rows)[.., ..(int)width];
-                    using Scalar weight = config.TokenDetectionWeight.ToScalar();
                     var tokenLoss = nn.functional.cross_entropy(tokenLogits.reshape(-1, 2), labels.reshape(-1), ignore_index: IgnoredToken);
-                    loss = loss.add(tokenLoss, weight);
+                    loss = loss.add(tokenLoss, tokenWeight);
                 }
                 optimizer.zero_grad();
                 loss.backward();
@@ -138,7 +139,7 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
         if (test.Count == 0) throw new ArgumentException("No labelled texts to evaluate on.", nameof(test));
         int frozen = model.bert.encoder.layer.Count - config.TrainTopLayers;
         model.eval();
-        using var testFeatures = Features(test.Select(t => t.Text).ToList(), frozen);
+        using var testFeatures = Features(test.Select(t => Ids(t.Text)).ToList(), frozen);
         int correct = 0;
         using (no_grad())
         {
@@ -180,11 +181,10 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
 
     /// <summary>Output of the frozen blocks for every text, padded to one length: computed once, without gradients. With
     /// no frozen block only the token ids are kept.</summary>
-    Cached Features(IReadOnlyList<string> texts, int frozen)
+    Cached Features(IReadOnlyList<long[]> encoded, int frozen)
     {
         model.eval();
         using var noGrad = no_grad();
-        var encoded = texts.Select(t => tokenizer.Encode(t, true, config.MaxTokens).Select(i => (long)i).ToArray()).ToList();
         using var scope = NewDisposeScope();
         var (ids, mask) = Batching.PadRight(encoded, model.PadTokenId);
         if (frozen == 0) return new Cached(ids.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
@@ -225,18 +225,21 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
     /// <summary>Token label cross-entropy ignores (transformers' <c>-100</c>).</summary>
     const long IgnoredToken = -100;
 
-    /// <summary>Token labels [N, width] for the training sentences, padded with <see cref="IgnoredToken"/>.</summary>
-    Tensor TokenLabels(IReadOnlyList<(string Text, int Label)> train, IReadOnlyList<string?> sources, long width)
+    /// <summary>A text's token ids with the special tokens, cut at <see cref="ClassifierTrainingConfig.MaxTokens"/>.</summary>
+    long[] Ids(string text) => tokenizer.Encode(text, true, config.MaxTokens).Select(i => (long)i).ToArray();
+
+    /// <summary>Token labels [N, width] for the training sentences (their ids as <see cref="Ids"/> made them),
+    /// padded with <see cref="IgnoredToken"/>.</summary>
+    Tensor TokenLabels(IReadOnlyList<long[]> trainIds, IReadOnlyList<string?> sources, long width)
     {
-        var labels = new long[train.Count * width];
+        var labels = new long[trainIds.Count * width];
         Array.Fill(labels, IgnoredToken);
-        for (int i = 0; i < train.Count; i++)
+        for (int i = 0; i < trainIds.Count; i++)
         {
-            var ids = tokenizer.Encode(train[i].Text, true, config.MaxTokens).ToArray();
-            var row = sources[i] is { } source ? DepartureLabels(ids, tokenizer.Encode(source, true, config.MaxTokens).ToArray()) : FluentLabels(ids.Length);
+            var row = sources[i] is { } source ? DepartureLabels(trainIds[i], Ids(source)) : FluentLabels(trainIds[i].Length);
             row.CopyTo(labels, i * width);
         }
-        return tensor(labels).view(train.Count, width);
+        return tensor(labels).view(trainIds.Count, width);
     }
 
     static long[] FluentLabels(int length)
@@ -253,7 +256,7 @@ public sealed class ClassifierHeadTrainer(BertForSequenceClassification model, I
     /// token after a gap where source tokens were dropped (the one before it when the gap is at the end); 0 elsewhere;
     /// <c>-100</c> on the first and last tokens ([CLS], [SEP]).
     /// </summary>
-    public static long[] DepartureLabels(IReadOnlyList<int> ids, IReadOnlyList<int> source)
+    public static long[] DepartureLabels(IReadOnlyList<long> ids, IReadOnlyList<long> source)
     {
         int n = ids.Count, m = source.Count;
         var labels = FluentLabels(n);

@@ -64,7 +64,7 @@ public sealed class ClassifierHeadTrainerTests
     public void DepartureLabelsMarkTheTokensACorruptionChangedAndTheTokenAfterADroppedOne()
     {
         // [CLS] and [SEP] (first and last) are ignored (-100); token ids stand for words here.
-        int[] source = [101, 1, 2, 3, 4, 102];
+        long[] source = [101, 1, 2, 3, 4, 102];
         Assert.Equal([-100, 0, 0, 0, 0, -100], ClassifierHeadTrainer.DepartureLabels([101, 1, 2, 3, 4, 102], source));
         Assert.Equal([-100, 0, 0, 1, 0, 0, -100], ClassifierHeadTrainer.DepartureLabels([101, 1, 2, 2, 3, 4, 102], source));  // doubled: the second copy
         Assert.Equal([-100, 0, 1, 0, 0, -100], ClassifierHeadTrainer.DepartureLabels([101, 1, 9, 3, 4, 102], source));        // replaced
