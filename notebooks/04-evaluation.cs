@@ -94,8 +94,8 @@ display(RunCharts.RewardAndKl(run.Log));
 // A summary sampled at temperature 1 is one draw of many: the same article can come out fluent or garbled. So each
 // model writes `config.EvalSamples` summaries of every article (4 on the offline profile), each article's gain is the
 // mean over its samples, and the interval is taken over the articles (`n` counts articles, not summaries). With one
-// draw per article, luck moves the result: in the kit's offline run the acceptability gain read anywhere from +0.02 to
-// +0.51 depending only on the evaluation's seed; averaged over 4 draws it reads +0.26 with an interval half as wide.
+// draw per article, luck moves the result: in one offline run of the kit the acceptability gain read anywhere from +0.02
+// to +0.51 depending only on the evaluation's seed. Averaged over 4 draws, the intervals are about half as wide.
 
 var evaluation = run.Evaluate(log: Console.WriteLine);
 display(evaluation.SummaryDataFrame());

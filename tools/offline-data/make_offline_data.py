@@ -935,6 +935,38 @@ def make_acceptability(rng, news, everyday, per_class, exclude, cap, share_every
     return rows, used_sources
 
 
+# Test negatives that a reading by hand found grammatical: the corruption removed a whole optional phrase or joined two
+# sentences where both halves still fit. The reading covered the 220 test negatives whose kind can come out fluent
+# (dropped_span, spliced, dropped_word, word_swap, cut_off, truncated, word_salad, agreement) and was done before any
+# classifier's answers were looked at. These rows keep their kind and source, are labelled acceptable, and say so in
+# "review". Three arguable rows ("will go walk in the park") and cut_off rows that lack only the full stop stay
+# unacceptable. Train rows are not reviewed (2,500 negatives); the few such slips there are training noise.
+REVIEWED_GRAMMATICAL = {
+    "The hardware shop on Greenway Avenue opens on Wednesdays.",
+    "Falstow opened a new 10-hectare site of the former gasworks, after a $4 million project that visitors are "
+    "already calling delightful.",
+    "Our new neighbour bought some apples at Quarry Lane.",
+    "It has been named after Priya bought a birthday card at the hardware shop on North Parade.",
+    "The tram line between Quenmoor and Brackenhale has been delayed until 2027, and its businesses in Wrenmouth were "
+    "flooded on Sunday when the River Orle burst its banks.",
+    "A fire destroyed a block of flats on Kiln Road in Ostrevale Sunday, and 45 firefighters were needed to bring it "
+    "under control.",
+    "A new 5-hectare park opened on the former railway yard in Hollinsreach after a $2.1 million project.",
+    "Our teacher was born in the week before.",
+    "81 percent in Calverdine passed maths and English this year, down from 85 percent.",
+}
+
+
+def apply_review(rows, grammatical):
+    """Relabels the corrupted rows whose text is in `grammatical` as acceptable (label 1, "review": "grammatical")."""
+    hits = [r for r in rows if r["text"] in grammatical]
+    assert len(hits) == len(grammatical) and all(r["label"] == 0 for r in hits), "the review list no longer matches the rows"
+    for r in hits:
+        r["label"] = 1
+        r["review"] = "grammatical"
+    return rows
+
+
 # ---------------------------------------------------------------------------
 # 4. Build, self-check, write.
 # ---------------------------------------------------------------------------
@@ -981,7 +1013,7 @@ def build():
     acc_train, _ = make_acceptability(arng, news_tr, every_tr, N_ACCEPT["train"], exclude=set(), cap=3)
     acc_test, _ = make_acceptability(arng, news_te, every_te, N_ACCEPT["test"],
                                      exclude=set(news_tr) | set(every_tr) | {r["text"] for r in acc_train}, cap=2)
-    out["acceptability/train.jsonl"], out["acceptability/test.jsonl"] = acc_train, acc_test
+    out["acceptability/train.jsonl"], out["acceptability/test.jsonl"] = acc_train, apply_review(acc_test, REVIEWED_GRAMMATICAL)
     return out
 
 
@@ -1026,12 +1058,15 @@ def self_check(out, blobs):
 
     acc = {s: out["acceptability/%s.jsonl" % s] for s in ("train", "test")}
     for s, rows in acc.items():
+        reviewed = [r for r in rows if "review" in r]
+        assert len(reviewed) == (len(REVIEWED_GRAMMATICAL) if s == "test" else 0), (s, len(reviewed))
+        assert all(r["label"] == 1 and r["corruption"] != "none" for r in reviewed)
         c = Counter(r["label"] for r in rows)
-        assert c == Counter({0: N_ACCEPT[s], 1: N_ACCEPT[s]}), (s, c)
+        assert c == Counter({0: N_ACCEPT[s] - len(reviewed), 1: N_ACCEPT[s] + len(reviewed)}), (s, c)
         assert len({r["text"] for r in rows}) == len(rows), "duplicate acceptability text in %s" % s
-        assert all((r["label"] == 1) == (r["corruption"] == "none") for r in rows)
-        assert all((r["label"] == 0) == ("source" in r) for r in rows), "a negative without its source (or a positive with one)"
-        kinds = Counter(r["corruption"] for r in rows if r["label"] == 0)
+        assert all((r["label"] == 1) == (r["corruption"] == "none" or "review" in r) for r in rows)
+        assert all((r["corruption"] != "none") == ("source" in r) for r in rows), "a corrupted row without its source (or a source sentence with one)"
+        kinds = Counter(r["corruption"] for r in rows if r["corruption"] != "none")
         weights = sum(w for _, _, w in CORRUPTIONS)
         assert len(kinds) == len(CORRUPTIONS), kinds
         assert all(kinds[name] > N_ACCEPT[s] * w / weights * 0.5 for name, _, w in CORRUPTIONS), kinds
@@ -1056,8 +1091,10 @@ def print_table(out, blobs, total):
         elif path.startswith("tone/"):
             info = "labels %s" % dict(sorted(Counter(r["label"] for r in rows).items()))
         else:
-            info = "labels %s; %s" % (dict(sorted(Counter(r["label"] for r in rows).items())),
-                                      dict(sorted(Counter(r["corruption"] for r in rows if r["label"] == 0).items())))
+            info = "labels %s; %s; %d reviewed grammatical" % (
+                dict(sorted(Counter(r["label"] for r in rows).items())),
+                dict(sorted(Counter(r["corruption"] for r in rows if r["label"] == 0).items())),
+                sum("review" in r for r in rows))
         print("%-30s %6d %9d  %s" % (path, len(rows), len(blobs[path]), info))
     print("%-30s %6s %9d  (%d templates, %d topics)" % ("total", "", total, len(TEMPLATES),
                                                         len({t.topic for t in TEMPLATES})))

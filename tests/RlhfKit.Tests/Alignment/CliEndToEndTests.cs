@@ -87,7 +87,9 @@ public class CliEndToEndTests(OfflineAssetsFixture assets)
     /// corruptions (issue 16): against the old recording, step 1's rollout statistics (objective/kl, entropy, response
     /// lengths, the neutral reward) were unchanged and only what depends on the acceptability score moved. Re-recorded a
     /// second time when the acceptability classifier was fine-tuned in all six blocks and the offline profile began to
-    /// scale and centre its scores (issue 16), with the same check: step 1's rollouts unchanged.
+    /// scale and centre its scores (issue 16), with the same check: step 1's rollouts unchanged. Re-recorded a third time
+    /// when the acceptability classifier was retrained with the replaced-token detection loss (issue 16): step 1's
+    /// objective/kl, entropy and response lengths unchanged, its neutral reward equal to the sixth digit.
     /// </summary>
     [Fact]
     public async Task AlignLogsTheStatisticsRecordedBeforeTheLoopWasSplit()

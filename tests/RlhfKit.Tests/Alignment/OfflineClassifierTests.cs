@@ -19,7 +19,7 @@ public sealed class OfflineClassifierTests(OfflineAssetsFixture assets)
     }
 
     /// <summary>What metrics.json (and README) says of the shipped classifier holds for the folder itself, read through the
-    /// text-classification pipeline as the reward reads it: the held-out sentences it gets right, and at least 85%.</summary>
+    /// text-classification pipeline as the reward reads it: the held-out sentences it gets right, and at least 90% (issue 16).</summary>
     [Fact]
     public async Task TheShippedAcceptabilityClassifierGetsItsHeldOutSentencesRightAsItsMetricsSay()
     {
@@ -29,7 +29,7 @@ public sealed class OfflineClassifierTests(OfflineAssetsFixture assets)
         Assert.Equal(shipped.Total, held.Total);
         // The trainer pads each length bucket, the pipeline each batch: float sums may differ in the last bits.
         Assert.InRange(held.Correct, shipped.Correct - 1, shipped.Correct + 1);
-        Assert.True(shipped.Accuracy >= 0.85, $"shipped acceptability classifier: {shipped.Accuracy:P1} held-out");
+        Assert.True(shipped.Accuracy >= 0.90, $"shipped acceptability classifier: {shipped.Accuracy:P1} held-out");
     }
 
     [Fact]
