@@ -19,7 +19,8 @@ public sealed class OfflineClassifierTests(OfflineAssetsFixture assets)
     }
 
     /// <summary>What metrics.json (and README) says of the shipped classifier holds for the folder itself, read through the
-    /// text-classification pipeline as the reward reads it: the held-out sentences it gets right, and at least 90% (issue 16).</summary>
+    /// text-classification pipeline as the reward reads it: the held-out sentences it gets right, and at least 90% (issue
+    /// 16).</summary>
     [Fact]
     public async Task TheShippedAcceptabilityClassifierGetsItsHeldOutSentencesRightAsItsMetricsSay()
     {
