@@ -22,8 +22,16 @@ internal sealed class Adam(IEnumerable<Parameter> parameters, double lr, double 
                 var state = (State)_state[parameter.Handle];
                 state.step++;
                 return (state.exp_avg, state.exp_avg_sq, state.step);
-            });
+            }, _scratch);
     }, closure);
+
+    readonly StepScratch _scratch = new();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _scratch.Dispose();
+        base.Dispose(disposing);
+    }
 }
 
 internal sealed class AdamW(IEnumerable<Parameter> parameters, double lr, double beta1, double beta2, double eps, double weightDecay)
@@ -41,6 +49,14 @@ internal sealed class AdamW(IEnumerable<Parameter> parameters, double lr, double
                 var state = (State)_state[parameter.Handle];
                 state.step++;
                 return (state.exp_avg, state.exp_avg_sq, state.step);
-            });
+            }, _scratch);
     }, closure);
+
+    readonly StepScratch _scratch = new();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _scratch.Dispose();
+        base.Dispose(disposing);
+    }
 }

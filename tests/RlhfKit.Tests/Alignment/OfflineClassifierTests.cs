@@ -48,7 +48,12 @@ public sealed class OfflineClassifierTests(OfflineAssetsFixture assets)
 [Collection(WholeMachineCollection.Name)]
 public sealed class OfflineClassifierRebuildTests
 {
+    /// <summary>The suite's one long test (about 7 minutes of both cores): <c>bash scripts/test.sh --filter
+    /// "Category!=ClassifierRebuild"</c> runs everything else, for a quicker loop while changing code.</summary>
+    public const string Category = "ClassifierRebuild";
+
     [Fact]
+    [Trait("Category", Category)]
     public void RebuildingTheAcceptabilityClassifierReachesTheShippedAccuracy()
     {
         var shipped = JsonSerializer.Deserialize<ClassifierMetrics>(

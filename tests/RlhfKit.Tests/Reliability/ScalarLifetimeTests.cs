@@ -108,6 +108,38 @@ public sealed class ScalarLifetimeTests
         finally { File.Delete(file); }
     }
 
+    /// <summary>The kit's step writes each parameter's denominator into one buffer per dtype, kept across steps: parameters
+    /// of two dtypes and several sizes (the largest not first), and one that never gets a gradient, still step to the bit
+    /// as TorchSharp's own AdamW steps them.</summary>
+    [Fact]
+    public void TheKitsAdamWStepsParametersOfTwoDtypesAndSizesExactlyAsTorchSharpsDoes()
+    {
+        using var scope = NewDisposeScope();
+        TorchSharp.Modules.Parameter[] Make()
+        {
+            var g = new Generator(11);
+            return [new TorchSharp.Modules.Parameter(randn(new long[] { 3 }, generator: g)), new TorchSharp.Modules.Parameter(randn(new long[] { 5, 7 }, generator: g)),
+                new TorchSharp.Modules.Parameter(randn(new long[] { 4 }, dtype: float64, generator: g)), new TorchSharp.Modules.Parameter(randn(new long[] { 2, 9 }, dtype: float64, generator: g)),
+                new TorchSharp.Modules.Parameter(randn(new long[] { 50 }, generator: g))]; // never in the loss: no gradient, left alone
+        }
+        var (ours, theirs) = (Make(), Make());
+        using var oursOpt = Optimizers.AdamW(ours, lr: 1e-2, weight_decay: 0.1);
+        using var theirsOpt = optim.AdamW(theirs, lr: 1e-2, weight_decay: 0.1);
+        for (int step = 0; step < 4; step++)
+            foreach (var (parameters, optimizer) in new[] { (ours, (optim.Optimizer)oursOpt), (theirs, theirsOpt) })
+            {
+                optimizer.zero_grad();
+                var loss = parameters[0].square().sum() * (step + 1) + parameters[1].sin().sum()
+                    + (parameters[2].pow(3).sum() + parameters[3].cos().sum()).to_type(float32);
+                loss.backward();
+                optimizer.step();
+            }
+        for (int i = 0; i < ours.Length; i++)
+            Assert.True(ours[i].eq(theirs[i]).all().item<bool>(), $"parameter {i} ({ours[i].dtype}, {string.Join("x", ours[i].shape)}) differs after 4 steps");
+        Assert.Null(ours[^1].grad);
+        Assert.True(ours[^1].eq(Make()[^1]).all().item<bool>(), "the parameter without a gradient moved");
+    }
+
     static TorchSharp.Modules.Linear Layer()
     {
         var layer = nn.Linear(6, 4);
