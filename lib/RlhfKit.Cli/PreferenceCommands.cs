@@ -60,7 +60,7 @@ internal static class PreferenceCommands
             var latest = checkpoints.Latest();
             Console.Error.WriteLine($"Reward model: {train.Count} training pairs, {test.Count} held-out pairs, {config.Epochs} epochs, {total} steps.{Resuming(latest, total)}");
             var (model, tokenizer, files) = RewardTrainer.MiniLmRewardModel(config.Seed);
-            var trainer = new RewardTrainer(model, tokenizer, config);
+            using var trainer = new RewardTrainer(model, tokenizer, config);
             var before = trainer.Accuracy(test);
             var rows = new List<Dictionary<string, double>>();
             if (latest is { } resume)

@@ -64,8 +64,9 @@ public sealed record PairAccuracy(double Accuracy, int Correct, int Total, doubl
 /// (<see cref="LearnedReward"/> makes it a <see cref="CompositeReward"/> component).
 /// </summary>
 /// <remarks>TRL's <c>compute_accuracy</c> takes the argmax of (chosen, rejected), so a tie counts as correct there; the
-/// kit counts a tie as wrong. TRL's optional <c>margin</c> column is not read.</remarks>
-public sealed class RewardTrainer
+/// kit counts a tie as wrong. TRL's optional <c>margin</c> column is not read. Dispose the trainer to free its AdamW
+/// moments (made on the first <see cref="Train"/>); the model is the caller's and stays usable.</remarks>
+public sealed class RewardTrainer : IDisposable
 {
     public RewardTrainer(ISequenceClassifier model, IHfTokenizer tokenizer, RewardConfig config)
     {
@@ -123,11 +124,13 @@ public sealed class RewardTrainer
 
     TorchSharp.Modules.AdamW? _optimizer;
     List<TorchSharp.Modules.Parameter>? _parameters;
+    bool _disposed;
 
     /// <summary>The AdamW optimiser of the trainable parameters, made on first use and kept, so its moments carry over
     /// between <see cref="Train"/> calls and through <see cref="SaveOptimizer"/> / <see cref="LoadOptimizer"/>.</summary>
     (List<TorchSharp.Modules.Parameter> Parameters, TorchSharp.Modules.AdamW Optimizer) Optimizer()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_optimizer is null)
         {
             _parameters = Trainable();
@@ -197,6 +200,17 @@ public sealed class RewardTrainer
     {
         Optimizer().Optimizer.load_state_dict(path);
         foreach (var p in Module.parameters()) p.requires_grad = false;
+    }
+
+    /// <summary>Frees the optimiser's moments (and its step buffer); the model keeps its trained weights, and
+    /// <see cref="Score"/>, <see cref="Accuracy"/> and <see cref="Save"/> still work. Training or the optimiser's state
+    /// after that throws <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _optimizer?.Dispose();
+        _optimizer = null;
+        _parameters = null;
     }
 
     /// <summary>Rewards of many texts without gradients, in batches of 64.</summary>

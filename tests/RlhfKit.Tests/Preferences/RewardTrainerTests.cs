@@ -42,7 +42,7 @@ public sealed class RewardTrainerTests : IDisposable
     public void MiniLmRewardModelLearnsTheShippedPreferencesAndItsCheckpointScoresAsAPipelineAndACompositeComponent()
     {
         var (model, tokenizer, files) = RewardTrainer.MiniLmRewardModel(seed: 0);
-        var trainer = new RewardTrainer(model, tokenizer, RewardConfig.OfflineRecipe with { Epochs = 3 });
+        using var trainer = new RewardTrainer(model, tokenizer, RewardConfig.OfflineRecipe with { Epochs = 3 });
         var heldOut = Shipped("test");
         var before = trainer.Accuracy(heldOut);
         var losses = trainer.Train(Shipped("train").Take(128).ToList());
@@ -60,5 +60,11 @@ public sealed class RewardTrainerTests : IDisposable
         var total = new CompositeReward().Add(component, weight: 2.0).Score(texts).Total;
         Assert.Equal(expected.Select(x => 2 * x), total, (a, b) => Math.Abs(a - b) < 2e-4);
         Assert.True(File.Exists(Path.Combine(folder, "metrics.json")));
+
+        // Disposing frees the optimiser, not the model: scores stay, and training again is refused by name.
+        trainer.Dispose();
+        Assert.Equal(expected, trainer.Score(texts));
+        var e = Assert.Throws<ObjectDisposedException>(() => trainer.Train(Shipped("train").Take(4).ToList()));
+        Assert.Equal(typeof(RewardTrainer).FullName, e.ObjectName);
     }
 }
