@@ -15,7 +15,7 @@ if [ "${1:-}" = "--classifier-rebuild" ]; then
   shift; category="Category=ClassifierRebuild"; results="$(pwd)/artifacts/test-results/classifier-rebuild"
 fi
 filter=(--filter "$category")
-for arg in "$@"; do [ "$arg" = "--filter" ] && filter=(); done
+for arg in "$@"; do case "$arg" in --filter | --filter=* | --filter:*) filter=() ;; esac; done
 # xunit runs test collections side by side, one per core, and many tests start rlhf, dotnet-repl or app processes of
 # their own. With libtorch's default of one OpenMP thread per core in every one of them, 2 cores carried 4-6 busy
 # threads whose workers spin while they wait: one torch thread per process ran the suite in 11.7 minutes instead of
